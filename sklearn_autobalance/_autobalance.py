@@ -1,0 +1,287 @@
+"""AutoBalanceClassifier: bilevel search of a parametric cross-entropy, then retraining."""
+
+import math
+
+import numpy as np
+import torch
+from sklearn.model_selection import StratifiedShuffleSplit
+
+from ._base import BaseNeuralClassifier, _check_float, _check_int
+from ._clusters import frequency_clusters
+from ._search import SEARCH_SPACES, LossSearch, LossSearchSpace
+from .losses._objectives import CLASS_OBJECTIVES, GROUP_OBJECTIVES, make_objective
+from .losses._parametric import ParametricCrossEntropy
+from .losses._registry import LOSSES, PARAMETRIC_LOSSES, make_loss
+
+
+def _counts(y, groups, n_classes, n_groups):
+    if groups is None:
+        return np.bincount(y, minlength=n_classes).astype(np.float64)
+    cells = np.bincount(y * n_groups + groups, minlength=n_classes * n_groups)
+    return cells.reshape(n_classes, n_groups).astype(np.float64)
+
+
+class AutoBalanceClassifier(BaseNeuralClassifier):
+    r"""AutoBalance: learn an imbalance-aware loss on validation data, then retrain.
+
+    Implements Algorithm 1 of Li et al. (2021). The training data are split
+    into S_T and S_V (stratified, seeded). A network trains on S_T with the
+    parametric cross-entropy
+
+    .. math::
+
+        \ell(x, y) = - w_y \log \mathrm{softmax}\bigl(2\sigma(\Delta) \odot f(x) + l\bigr)_y
+
+    starting from the ``init`` loss. After a warm-up, every ``hyper_interval``
+    steps the loss coordinates take a step along the implicit hyper-gradient of
+    the validation ``objective`` (Neumann series of Hessian-vector products).
+    The coordinates with the best objective on the whole of S_V (checked at the
+    end of each epoch, the initial loss included) are kept, and a fresh network
+    is retrained on all the data with exactly that loss. Prediction is the
+    argmax of the raw logits.
+
+    Parameters
+    ----------
+    module : None, torch.nn.Module class or instance, default=None
+        The network. A class is called as ``module(n_features, n_classes)``;
+        an instance is deep-copied; None builds an :class:`MLP` with
+        ``hidden_layer_sizes``. It must return raw logits.
+    hidden_layer_sizes : tuple of int, default=(128, 128)
+        Hidden widths of the default MLP.
+    max_epochs : int, default=30
+        Epochs of the search run and of the retraining each.
+    batch_size : int, default=128
+    lr : float, default=1e-3
+        Learning rate of the network's optimiser.
+    optimizer : {"adam", "adamw", "sgd"} or torch.optim.Optimizer class, default="adam"
+    weight_decay : float, default=0.0
+    device : str, default="cpu"
+        "cpu" or "cuda"; data, network and hyper-gradient stay on it.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the split, the weights, the batch order and the hyper-batches.
+    verbose : int, default=0
+        1 prints the phase (warm-up / search / retrain) and one line per epoch.
+    callbacks : list of skorch callbacks, default=None
+        Added to the network of every phase (deep-copied).
+    objective : {"balanced", "accuracy", "deo", "group_balanced", "worst_group"}, default="balanced"
+        Validation (upper-level) objective: balanced CE (the paper's choice for
+        balanced error), CE, or a group objective (needs ``sensitive_features``).
+    search : {None, "tau", "l", "delta", "l+delta", "w+l+delta"}, default="l+delta"
+        Which part of the loss is learned. None trains once, on all data, with
+        the ``init`` loss (how every fixed baseline runs). "tau" learns the
+        scalar of LA along ``log pi``; the others learn one value per
+        frequency cluster for each named part (paper Table 1).
+    init : str, default="la"
+        Starting loss: "ce", "balanced", "la", "cdt", "vs" (members of the
+        parametric family; the search starts from them), or, with
+        ``search=None`` only, "ldam", "gla", "gca", "focal", and for groups
+        "group_balanced", "group_la", "group_dro".
+    init_params : dict or None, default=None
+        Keyword parameters of the init loss, e.g. ``{"tau": 1.5}`` for LA.
+    validation_fraction : float in (0, 1), default=0.2
+        Share of the data in S_V (paper: 0.2).
+    warmup_fraction : float in [0, 1), default=0.4
+        Share of the search epochs before the first hyper-step (paper: 120
+        of 300 epochs). The hyper-gradient is only meaningful near a minimum
+        of the training loss.
+    hyper_lr : float, default=0.02
+        Adam step size of the loss coordinates.
+    hyper_interval : int, default=10
+        Training steps between hyper-steps.
+    neumann_steps : int, default=5
+        Terms of the Neumann series (paper code: 5).
+    damping : float, default=0.01
+        Hessian damping in the Neumann series; keeps the inverse bounded on
+        flat directions.
+    max_grad_norm : float, default=1.0
+        Clipping of the hyper-gradient norm before the hyper-step.
+    cluster_size : int or "auto", default="auto"
+        Classes per frequency cluster ("auto": 1 up to 10 classes, about ten
+        clusters up to 100, at most 20 per cluster beyond; paper 2.2).
+    implicit_params : {"last", "all"}, default="last"
+        Network parameters of the implicit-function hyper-gradient: the output
+        layer (exact for a linear model, cheap) or all of them.
+    hyper_batch_size : int or None, default=None
+        Validation samples per hyper-step; None uses ``4 * batch_size``.
+    refit : bool, default=True
+        Retrain on all the data with the learned loss. False keeps the search
+        network (trained on S_T only).
+    fairness_weight : float in [0, 1], default=0.9
+        Weight of CE_deo in ``objective="deo"``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    loss_params_ : dict of str to ndarray
+        The loss the final network was trained with: ``w``, centred ``l`` and
+        the effective multiplier ``delta`` (``2 sigmoid(Delta)``), per class
+        (or per (class, group) cell).
+    clusters_ : ndarray of int or None
+        Frequency cluster of each class (cell); None without a search.
+    search_history_ : list of dict
+        One record per hyper-step (``scope="batch"``, objective on that
+        hyper-batch) and per epoch-end evaluation (``scope="validation_set"``):
+        ``epoch``, ``step``, ``validation_objective``, ``params``.
+    best_step_ : int or None
+        Training step whose loss coordinates were kept (0: the initial loss).
+    net_ : skorch.NeuralNet
+        The trained network.
+
+    References
+    ----------
+    M. Li, X. Zhang, C. Thrampoulidis, J. Chen, S. Oymak. AutoBalance: Optimized
+    Loss Functions for Imbalanced Data. NeurIPS 2021.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn_autobalance import AutoBalanceClassifier
+    >>> X, y = make_classification(n_samples=300, weights=[0.8, 0.2], random_state=0)
+    >>> clf = AutoBalanceClassifier(hidden_layer_sizes=(16,), max_epochs=5, random_state=0)
+    >>> clf.fit(X, y).predict(X[:3]).shape
+    (3,)
+    >>> sorted(clf.loss_params_)
+    ['delta', 'l', 'w']
+    """
+
+    def __init__(self, *, module=None, hidden_layer_sizes=(128, 128), max_epochs=30,
+                 batch_size=128, lr=1e-3, optimizer="adam", weight_decay=0.0, device="cpu",
+                 random_state=None, verbose=0, callbacks=None, objective="balanced",
+                 search="l+delta", init="la", init_params=None, validation_fraction=0.2,
+                 warmup_fraction=0.4, hyper_lr=0.02, hyper_interval=10, neumann_steps=5,
+                 damping=0.01, max_grad_norm=1.0, cluster_size="auto", implicit_params="last",
+                 hyper_batch_size=None, refit=True, fairness_weight=0.9):
+        super().__init__(module=module, hidden_layer_sizes=hidden_layer_sizes,
+                         max_epochs=max_epochs, batch_size=batch_size, lr=lr,
+                         optimizer=optimizer, weight_decay=weight_decay, device=device,
+                         random_state=random_state, verbose=verbose, callbacks=callbacks)
+        self.objective = objective
+        self.search = search
+        self.init = init
+        self.init_params = init_params
+        self.validation_fraction = validation_fraction
+        self.warmup_fraction = warmup_fraction
+        self.hyper_lr = hyper_lr
+        self.hyper_interval = hyper_interval
+        self.neumann_steps = neumann_steps
+        self.damping = damping
+        self.max_grad_norm = max_grad_norm
+        self.cluster_size = cluster_size
+        self.implicit_params = implicit_params
+        self.hyper_batch_size = hyper_batch_size
+        self.refit = refit
+        self.fairness_weight = fairness_weight
+
+    def _check_params(self):
+        objectives = CLASS_OBJECTIVES + GROUP_OBJECTIVES
+        if self.objective not in objectives:
+            raise ValueError(f"objective must be one of {objectives}; got {self.objective!r}")
+        if self.search is not None and self.search not in SEARCH_SPACES:
+            raise ValueError(f"search must be None or one of {SEARCH_SPACES}; got {self.search!r}")
+        if self.init not in LOSSES:
+            raise ValueError(f"init must be one of {sorted(LOSSES)}; got {self.init!r}")
+        if self.search is not None and self.init not in PARAMETRIC_LOSSES:
+            raise ValueError(
+                f"init={self.init!r} is not a member of the parametric family, so the search "
+                f"cannot start from it; use one of {PARAMETRIC_LOSSES} or search=None"
+            )
+        if self.init_params is not None and not isinstance(self.init_params, dict):
+            raise TypeError(f"init_params must be a dict or None; got {self.init_params!r}")
+        _check_float(self.validation_fraction, "validation_fraction", 0.0, 1.0, True, True)
+        _check_float(self.warmup_fraction, "warmup_fraction", 0.0, 1.0, high_open=True)
+        _check_float(self.hyper_lr, "hyper_lr", low_open=True)
+        _check_int(self.hyper_interval, "hyper_interval")
+        _check_int(self.neumann_steps, "neumann_steps", minimum=0)
+        _check_float(self.damping, "damping")
+        _check_float(self.max_grad_norm, "max_grad_norm", low_open=True)
+        _check_float(self.fairness_weight, "fairness_weight", 0.0, 1.0)
+        if self.cluster_size != "auto":
+            _check_int(self.cluster_size, "cluster_size")
+        if self.implicit_params not in ("last", "all"):
+            raise ValueError(f"implicit_params must be 'last' or 'all'; got {self.implicit_params!r}")
+        if self.hyper_batch_size is not None:
+            _check_int(self.hyper_batch_size, "hyper_batch_size")
+
+    def _split(self, y, groups, rng):
+        """Stratified S_T / S_V split on the label, or on (label, group)."""
+        n_groups = 1 if groups is None else len(self.groups_)
+        strata = y * n_groups + (0 if groups is None else groups)
+        values, counts = np.unique(strata, return_counts=True)
+        n_val = math.ceil(self.validation_fraction * len(y))
+        for value, count in zip(values, counts):
+            if count < 2:
+                k, g = divmod(int(value), n_groups)
+                what = f"class {self.classes_[k]!r}" + (
+                    "" if groups is None else f" in group {self.groups_[g]!r}")
+                raise ValueError(
+                    f"{what} has {count} sample(s): the stratified validation split "
+                    f"(validation_fraction={self.validation_fraction}) needs at least 2 of each "
+                    "so that it appears on both sides; gather more samples or use search=None"
+                )
+        if n_val < len(values) or len(y) - n_val < len(values):
+            raise ValueError(
+                f"{len(y)} samples are too few for a stratified split over {len(values)} "
+                f"strata with validation_fraction={self.validation_fraction}"
+            )
+        splitter = StratifiedShuffleSplit(
+            n_splits=1, test_size=n_val, random_state=rng.randint(np.iinfo(np.int32).max))
+        return next(splitter.split(np.zeros((len(y), 1)), strata))
+
+    def _fit_net(self, X, y, groups, sample_weight, rng):
+        n_classes = len(self.classes_)
+        n_groups = None if groups is None else len(self.groups_)
+        objective = make_objective(self.objective, n_classes, n_groups,
+                                   fairness_weight=self.fairness_weight)
+        self.clusters_, self.search_history_, self.best_step_ = None, [], None
+
+        if self.search is None:
+            self._say("train: fixed loss %r on all %d samples" % (self.init, len(y)))
+            criterion = make_loss(self.init, _counts(y, groups, n_classes, n_groups),
+                                  self.init_params)
+            net = self._make_net(criterion).fit(*self._tensors(X, y, groups, sample_weight))
+            self.loss_params_ = (criterion.effective_params()
+                                 if isinstance(criterion, ParametricCrossEntropy) else {})
+            return net
+
+        train_idx, val_idx = self._split(y, groups, rng)
+        sub = (lambda a, idx: None if a is None else a[idx])
+        counts = _counts(y[train_idx], sub(groups, train_idx), n_classes, n_groups)
+        init = make_loss(self.init, counts, self.init_params)
+        criterion = ParametricCrossEntropy(counts, w=init.w, l=init.l, delta=init.delta,
+                                           delta_scale=init.delta_scale)
+        criterion = criterion.to(self._device)
+        self.clusters_ = frequency_clusters(counts, self.cluster_size)
+        space = LossSearchSpace(criterion, self.search, self.clusters_)
+        train = self._tensors(X[train_idx], y[train_idx], sub(groups, train_idx),
+                              sub(sample_weight, train_idx))
+        valid = self._tensors(X[val_idx], y[val_idx], sub(groups, val_idx))
+        warmup = int(round(self.warmup_fraction * self.max_epochs))
+        search = LossSearch(
+            space, objective, train, valid,
+            start_epoch=warmup, hyper_interval=self.hyper_interval, hyper_lr=self.hyper_lr,
+            neumann_steps=self.neumann_steps, damping=self.damping,
+            max_grad_norm=self.max_grad_norm,
+            hyper_batch_size=self.hyper_batch_size or 4 * self.batch_size,
+            param_scope=self.implicit_params, generator=self._generator,
+        )
+        self._say(f"search: {len(train_idx)} training / {len(val_idx)} validation samples; "
+                  f"warm-up {warmup} epochs, then hyper-steps every {self.hyper_interval} steps")
+        net = self._make_net(criterion, extra_callbacks=[("loss_search", search)])
+        net.fit(*train)
+        self.search_history_ = search.history()
+        self.best_step_ = search.best_step_
+        space.load_state(search.best_state_)
+        w, l, delta = (t.detach() for t in space.tensors())
+        final = ParametricCrossEntropy(counts, w=w, l=l, delta=delta, delta_scale=space.delta_scale)
+        self.loss_params_ = final.effective_params()
+        if not self.refit:
+            return net
+        self._say(f"retrain: learned loss (best at step {self.best_step_}, validation objective "
+                  f"{search.best_score_:.4f}) on all {len(y)} samples")
+        return self._make_net(final.to(self._device)).fit(
+            *self._tensors(X, y, groups, sample_weight))
+
+    def _say(self, message):
+        if self.verbose:
+            print(f"[AutoBalanceClassifier] {message}")

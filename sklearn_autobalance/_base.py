@@ -1,0 +1,298 @@
+"""What the estimators share: validation, label encoding, the skorch net, prediction."""
+
+import copy
+import numbers
+from abc import ABCMeta, abstractmethod
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from ._network import MLP, EpochAnnouncer, TabularNet
+
+_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+
+
+def _check_int(value, name, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def _check_float(value, name, low=0.0, high=None, low_open=False, high_open=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite real number; got {value!r}")
+    bad_low = value <= low if low_open else value < low
+    bad_high = high is not None and (value >= high if high_open else value > high)
+    if bad_low or bad_high:
+        lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
+        raise ValueError(f"{name} must lie in {lo}{low}, {high if high is not None else 'inf'}{hi}; "
+                         f"got {value!r}")
+    return float(value)
+
+
+def check_sensitive_features(sensitive_features, n_samples):
+    """Validate a 1-D sensitive attribute: length, NaN, at least two groups.
+
+    Returns ``(group_codes, group_labels)``.
+    """
+    try:
+        groups = column_or_1d(np.asarray(sensitive_features, dtype=object), warn=False)
+    except ValueError as exc:
+        raise ValueError(
+            "sensitive_features must be 1-D (one sensitive attribute per sample); "
+            f"got shape {np.shape(sensitive_features)}"
+        ) from exc
+    if len(groups) != n_samples:
+        raise ValueError(
+            f"sensitive_features has {len(groups)} entries but X has {n_samples} rows. "
+            "If a resampler (e.g. imbalanced-learn's SMOTE) runs before this estimator, "
+            "note that it does not resample routed metadata such as sensitive_features."
+        )
+    missing = [i for i, g in enumerate(groups) if g is None or (isinstance(g, float) and np.isnan(g))]
+    if missing:
+        raise ValueError(f"sensitive_features contains missing values (NaN/None) at rows {missing[:5]}")
+    try:
+        labels, codes = np.unique(groups.astype(str) if groups.dtype == object and
+                                  len({type(g) for g in groups}) > 1 else groups,
+                                  return_inverse=True)
+    except TypeError as exc:
+        raise TypeError("sensitive_features must hold comparable values (ints or strings)") from exc
+    if len(labels) < 2:
+        raise ValueError(f"sensitive_features has a single group ({labels[0]!r}); "
+                         "group-sensitive training needs at least two")
+    return codes.astype(np.int64), labels
+
+
+class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
+    """Template for the package's classifiers: a skorch network built inside ``fit``.
+
+    ``fit`` validates and encodes the data, fixes the seeds, moves the data to
+    the device once, and calls :meth:`_fit_net`, the one method subclasses
+    write (it returns the trained skorch net). Prediction, tags and parameter
+    checks live here.
+    """
+
+    @abstractmethod
+    def __init__(self, *, module=None, hidden_layer_sizes=(128, 128), max_epochs=30,
+                 batch_size=128, lr=1e-3, optimizer="adam", weight_decay=0.0, device="cpu",
+                 random_state=None, verbose=0, callbacks=None):
+        self.module = module
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    # ----------------------------------------------------------------- checks
+    def _check_common_params(self):
+        _check_int(self.max_epochs, "max_epochs")
+        _check_int(self.batch_size, "batch_size")
+        _check_float(self.lr, "lr", low_open=True)
+        _check_float(self.weight_decay, "weight_decay")
+        if not (isinstance(self.optimizer, str) and self.optimizer in _OPTIMIZERS) and not (
+            isinstance(self.optimizer, type) and issubclass(self.optimizer, torch.optim.Optimizer)
+        ):
+            raise ValueError(
+                f"optimizer must be one of {sorted(_OPTIMIZERS)} or a torch.optim.Optimizer "
+                f"subclass; got {self.optimizer!r}"
+            )
+        sizes = self.hidden_layer_sizes
+        if not isinstance(sizes, (tuple, list)) or not all(
+            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in sizes
+        ):
+            raise ValueError(f"hidden_layer_sizes must be a tuple of positive ints; got {sizes!r}")
+        if self.callbacks is not None and not isinstance(self.callbacks, (list, tuple)):
+            raise TypeError("callbacks must be a list of skorch callbacks or None")
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N'; got {self.device!r}") from exc
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device={self.device!r} was requested but CUDA is not available "
+                             "on this machine; use device='cpu'")
+        if device.type not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda'; got {self.device!r}")
+        return device
+
+    def _validate_fit_data(self, X, y, sample_weight, sensitive_features):
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=False)
+        check_classification_targets(y)
+        self._label_encoder = LabelEncoder().fit(y)
+        self.classes_ = self._label_encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes; "
+                f"y has one class only: {self.classes_[0]!r}"
+            )
+        y_enc = self._label_encoder.transform(y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        groups = None
+        if sensitive_features is not None:
+            groups, self.groups_ = check_sensitive_features(sensitive_features, X.shape[0])
+        return X, y_enc, sample_weight, groups
+
+    # ---------------------------------------------------------------- network
+    def _initial_module(self, n_features, n_classes):
+        if self.module is None:
+            return MLP(n_features, n_classes, tuple(self.hidden_layer_sizes))
+        if isinstance(self.module, torch.nn.Module):
+            return copy.deepcopy(self.module)
+        if isinstance(self.module, type) and issubclass(self.module, torch.nn.Module):
+            return self.module(n_features, n_classes)
+        raise TypeError("module must be None, a torch.nn.Module instance, or an nn.Module class "
+                        f"taking (n_features, n_classes); got {self.module!r}")
+
+    def _make_net(self, criterion, *, max_epochs=None, extra_callbacks=()):
+        """A fresh skorch net with the initial module weights and ``criterion``."""
+        optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
+        callbacks = [("epoch_announcer", EpochAnnouncer()), *extra_callbacks]
+        for i, cb in enumerate(self.callbacks or ()):
+            callbacks.append((f"user_{i}", copy.deepcopy(cb)))
+        net = TabularNet(
+            module=copy.deepcopy(self._module_init),
+            criterion=criterion,
+            optimizer=optimizer,
+            optimizer__weight_decay=self.weight_decay,
+            lr=self.lr,
+            max_epochs=self.max_epochs if max_epochs is None else max_epochs,
+            batch_size=self.batch_size,
+            train_split=None,
+            device=self._device,
+            callbacks=callbacks,
+            predict_nonlinearity=None,
+            verbose=self.verbose,
+        )
+        net.generator = self._generator
+        return net
+
+    def _tensors(self, X, y=None, groups=None, sample_weight=None):
+        data = {"X": torch.as_tensor(X, dtype=torch.float32, device=self._device)}
+        if groups is not None:
+            data["groups"] = torch.as_tensor(groups, dtype=torch.long, device=self._device)
+        if sample_weight is not None:
+            data["sample_weight"] = torch.as_tensor(
+                sample_weight, dtype=torch.float32, device=self._device)
+        if y is None:
+            return data
+        return data, torch.as_tensor(y, dtype=torch.long, device=self._device)
+
+    # -------------------------------------------------------------------- fit
+    def fit(self, X, y, *, sensitive_features=None, sample_weight=None):
+        """Fit the classifier.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Class labels (ints or strings).
+        sensitive_features : array-like of shape (n_samples,), default=None
+            Group of each sample (ints or strings); used in training only,
+            never at prediction.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Multiplies each sample's loss.
+
+        Returns
+        -------
+        self : object
+        """
+        self._device = self._check_common_params()
+        self._check_params()
+        X, y, sample_weight, groups = self._validate_fit_data(X, y, sample_weight,
+                                                              sensitive_features)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        # fork_rng restores the caller's global torch RNG afterwards; inside it,
+        # one seed fixes weights, batch order and hyper-batches.
+        with torch.random.fork_rng(devices=[self._device] if self._device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            self._generator = torch.Generator().manual_seed(seed)
+            self._module_init = self._initial_module(X.shape[1], len(self.classes_))
+            self.net_ = self._fit_net(X, y, groups, sample_weight, rng)
+        del self._generator
+        return self
+
+    def _check_params(self):
+        """Validate the subclass's own parameters (hook)."""
+
+    @abstractmethod
+    def _fit_net(self, X, y, groups, sample_weight, rng):
+        """Train and return the skorch net (``y`` is label-encoded)."""
+
+    # ---------------------------------------------------------------- predict
+    def _logits(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        device = torch.device(self.net_.device)
+        data = {"X": torch.as_tensor(X, dtype=torch.float32, device=device)}
+        with torch.no_grad():
+            return self.net_.forward(data, training=False, device="cpu").double().numpy()
+
+    def decision_function(self, X):
+        """Raw logits ``f(x)`` (binary: ``f_1 - f_0``), with no loss adjustment.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        logits = self._logits(X)
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+
+    def predict_proba(self, X):
+        """Softmax of the raw logits.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        logits = self._logits(X)
+        logits -= logits.max(axis=1, keepdims=True)
+        proba = np.exp(logits)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """Class of the largest raw logit.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        return self.classes_[np.argmax(self._logits(X), axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = self.device != "cpu"
+        return tags
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_generator", None)
+        return state

@@ -1,0 +1,140 @@
+"""The skorch network behind the estimators: dense-tensor batches and loss hooks."""
+
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+from torch import nn
+
+
+class MLP(nn.Module):
+    """Default network: a ReLU multi-layer perceptron returning raw logits.
+
+    Parameters
+    ----------
+    n_features : int
+        Input width.
+    n_classes : int
+        Number of outputs.
+    hidden_layer_sizes : tuple of int, default=(128, 128)
+        Width of each hidden layer; ``()`` gives a linear model.
+    """
+
+    def __init__(self, n_features, n_classes, hidden_layer_sizes=(128, 128)):
+        super().__init__()
+        layers, width = [], n_features
+        for size in hidden_layer_sizes:
+            layers += [nn.Linear(width, size), nn.ReLU()]
+            width = size
+        layers.append(nn.Linear(width, n_classes))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, X):
+        return self.layers(X)
+
+
+class TensorBatches:
+    """Mini-batches sliced from tensors already on the device.
+
+    Replaces skorch's ``DataLoader``: slicing pre-made tensors with a permutation
+    avoids per-sample collation, which dominates on small dense data.
+
+    Parameters
+    ----------
+    X : dict of str to torch.Tensor
+        Per-sample tensors of equal length (``"X"`` and optional extras such as
+        ``"groups"`` and ``"sample_weight"``).
+    y : torch.Tensor or None
+    batch_size : int
+    shuffle : bool
+    generator : torch.Generator or None
+        Source of the permutation when shuffling (seeded by the estimator).
+    """
+
+    def __init__(self, X, y, batch_size, shuffle=False, generator=None):
+        self.X, self.y = X, y
+        self.n_samples = len(next(iter(X.values())))
+        self.batch_size = min(batch_size, self.n_samples)
+        self.shuffle, self.generator = shuffle, generator
+
+    def __len__(self):
+        return -(-self.n_samples // self.batch_size)
+
+    def __iter__(self):
+        device = self.X["X"].device
+        if self.shuffle:
+            order = torch.randperm(self.n_samples, generator=self.generator)
+            order = order.to(device)
+            for start in range(0, self.n_samples, self.batch_size):
+                idx = order[start:start + self.batch_size]
+                yield {k: v[idx] for k, v in self.X.items()}, (
+                    None if self.y is None else self.y[idx])
+        else:
+            for start in range(0, self.n_samples, self.batch_size):
+                sl = slice(start, start + self.batch_size)
+                yield {k: v[sl] for k, v in self.X.items()}, (
+                    None if self.y is None else self.y[sl])
+
+
+class EpochAnnouncer(Callback):
+    """Tells schedule-dependent losses (e.g. LDAM-DRW) which epoch starts."""
+
+    def on_epoch_begin(self, net, **kwargs):
+        set_epoch = getattr(net.criterion_, "set_epoch", None)
+        if set_epoch is not None:
+            set_epoch(len(net.history) - 1)
+
+
+class TabularNet(NeuralNet):
+    """skorch ``NeuralNet`` for pre-made dense tensors.
+
+    Each hook is a small change of skorch's default:
+
+    - ``get_iterator`` slices device tensors (:class:`TensorBatches`).
+    - ``infer`` feeds only ``X["X"]`` to the module; the other entries of the
+      batch dict (``groups``, ``sample_weight``) are for the loss.
+    - ``get_loss`` calls the criterion as ``loss(logits, y, groups)`` with
+      ``reduction="none"`` semantics when sample weights are present.
+    - ``run_single_epoch`` records the batch losses with one host transfer per
+      epoch rather than one ``.item()`` per step.
+
+    ``generator`` (set by the estimator) seeds the batch order.
+    """
+
+    generator = None
+
+    def get_iterator(self, dataset, training=False):
+        batch_size = self.batch_size if training else max(self.batch_size, 4096)
+        return TensorBatches(
+            dataset.X, dataset.y, batch_size, shuffle=training, generator=self.generator
+        )
+
+    def infer(self, x, **fit_params):
+        return self.module_(x["X"])
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        groups = X.get("groups") if isinstance(X, dict) else None
+        weight = X.get("sample_weight") if isinstance(X, dict) else None
+        if weight is None:
+            return self.criterion_(y_pred, y_true, groups)
+        reduction = self.criterion_.reduction
+        self.criterion_.reduction = "none"
+        try:
+            per_sample = self.criterion_(y_pred, y_true, groups)
+        finally:
+            self.criterion_.reduction = reduction
+        return (per_sample * weight).mean()
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        if iterator is None:
+            return
+        losses = []
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            losses.append(step["loss"].detach())
+            self.history.record_batch(prefix + "_batch_size", len(batch[0]["X"]))
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+        values = torch.stack(losses).float().cpu().tolist() if losses else []
+        for record, value in zip(self.history[-1]["batches"][-len(values):], values):
+            record[prefix + "_loss"] = value
+        self.history.record(prefix + "_batch_count", len(values))

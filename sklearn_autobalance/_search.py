@@ -1,0 +1,213 @@
+"""Algorithm 1 of AutoBalance: hyper-steps on the loss during training, best-alpha selection."""
+
+import numpy as np
+import torch
+from skorch.callbacks import Callback
+
+from ._clusters import cluster_dictionary
+from ._hypergradient import implicit_hypergradient
+from .losses._parametric import parametric_cross_entropy
+
+SEARCH_SPACES = ("tau", "l", "delta", "l+delta", "w+l+delta")
+
+
+class LossSearchSpace:
+    """Low-dimensional coordinates of the parametric loss around its initial value.
+
+    ``l = l0 + D_l a_l``, ``Delta = Delta0 + D_Delta a_Delta`` and
+    ``w = w0 * exp(D_w a_w)`` (renormalised so that the expected training weight
+    is unchanged). ``D`` is the one-hot frequency-cluster dictionary, or for
+    ``"tau"`` the single column ``log pi`` (the LA direction). All coordinates
+    ``a`` start at zero, so the search starts exactly at the ``init`` loss.
+
+    Parameters
+    ----------
+    criterion : ParametricCrossEntropy
+        The initial loss; its ``w``, ``l``, ``delta`` are the starting point.
+    search : {"tau", "l", "delta", "l+delta", "w+l+delta"}
+    clusters : ndarray of int, shape of the criterion's counts
+    """
+
+    def __init__(self, criterion, search, clusters):
+        self.shape = tuple(criterion.w.shape)
+        self.delta_scale = criterion.delta_scale
+        device = criterion.w.device
+        self.base = {k: getattr(criterion, k).detach().clone() for k in ("w", "l", "delta")}
+        counts = np.maximum(np.asarray(criterion.counts, dtype=np.float64).reshape(-1), 1.0)
+        self.freq = torch.as_tensor(counts / counts.sum(), dtype=torch.float32, device=device)
+        onehot = torch.as_tensor(cluster_dictionary(clusters), dtype=torch.float32, device=device)
+        self.dictionaries = {}
+        if search == "tau":
+            self.dictionaries["l"] = torch.log(self.freq)[:, None]
+        else:
+            for name in search.split("+"):
+                self.dictionaries["delta" if name == "delta" else name] = onehot
+        self.hparams = {
+            name: torch.zeros(d.shape[1], device=device, requires_grad=True)
+            for name, d in self.dictionaries.items()
+        }
+
+    def _offset(self, name):
+        return (self.dictionaries[name] @ self.hparams[name]).view(self.shape)
+
+    def tensors(self):
+        """Current (w, l, delta), differentiable in the coordinates."""
+        w, l, delta = self.base["w"], self.base["l"], self.base["delta"]
+        if "w" in self.hparams:
+            w_flat = w.reshape(-1) * torch.exp(self._offset("w").reshape(-1))
+            scale = (self.freq * self.base["w"].reshape(-1)).sum() / (self.freq * w_flat).sum()
+            w = (w_flat * scale).view(self.shape)
+        if "l" in self.hparams:
+            l = l + self._offset("l")
+        if "delta" in self.hparams:
+            delta = delta + self._offset("delta")
+        return w, l, delta
+
+    def write_to(self, criterion):
+        with torch.no_grad():
+            for name, value in zip(("w", "l", "delta"), self.tensors()):
+                getattr(criterion, name).copy_(value)
+
+    def state(self):
+        return {k: v.detach().clone() for k, v in self.hparams.items()}
+
+    def load_state(self, state):
+        with torch.no_grad():
+            for k, v in state.items():
+                self.hparams[k].copy_(v)
+
+
+def implicit_parameters(module, scope):
+    """Network parameters the implicit function is taken over.
+
+    ``"last"``: the parameters of the last registered sub-module that owns
+    parameters (the output layer of a feed-forward net); ``"all"``: every one.
+    """
+    if scope == "all":
+        return [p for p in module.parameters() if p.requires_grad]
+    owners = [m for m in module.modules() if any(True for _ in m.parameters(recurse=False))]
+    return [p for p in owners[-1].parameters(recurse=False) if p.requires_grad]
+
+
+class LossSearch(Callback):
+    """skorch callback running the AutoBalance search while the net trains on S_T.
+
+    From epoch ``start_epoch`` on, every ``hyper_interval`` training steps it
+    takes one hyper-step: a training batch and a validation batch, the
+    implicit hyper-gradient of the validation objective, gradient clipping and
+    an Adam step on the search coordinates, which are then written into the
+    net's criterion. At the end of every epoch from the warm-up's last on, the
+    objective on the whole validation set decides whether the current
+    coordinates are the best so far; the warm-up's end scores the initial loss,
+    so the search never returns a loss worse on validation than where it started.
+
+    Parameters
+    ----------
+    space : LossSearchSpace
+    objective : callable (logits, y, groups) -> scalar tensor
+    train, valid : tuple (X dict of tensors, y tensor)
+    start_epoch, hyper_interval, neumann_steps : int
+    hyper_lr, damping, max_grad_norm : float
+    hyper_batch_size : int
+    param_scope : {"last", "all"}
+    generator : torch.Generator
+    """
+
+    def __init__(self, space, objective, train, valid, *, start_epoch, hyper_interval,
+                 hyper_lr, neumann_steps, damping, max_grad_norm, hyper_batch_size,
+                 param_scope, generator):
+        self.space, self.objective = space, objective
+        self.train, self.valid = train, valid
+        self.start_epoch, self.hyper_interval = start_epoch, hyper_interval
+        self.hyper_lr, self.neumann_steps, self.damping = hyper_lr, neumann_steps, damping
+        self.max_grad_norm, self.hyper_batch_size = max_grad_norm, hyper_batch_size
+        self.param_scope, self.generator = param_scope, generator
+
+    def initialize(self):
+        self.optimizer_ = torch.optim.Adam(list(self.space.hparams.values()), lr=self.hyper_lr)
+        self.steps_, self.records_ = 0, []
+        self.best_state_, self.best_score_, self.best_step_ = self.space.state(), np.inf, 0
+        return self
+
+    def _sample(self, data, size):
+        X, y = data
+        n = len(y)
+        if size >= n:
+            return X, y
+        idx = torch.randint(n, (size,), generator=self.generator).to(y.device)
+        return {k: v[idx] for k, v in X.items()}, y[idx]
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if not training:
+            return
+        self.steps_ += 1
+        epoch = len(net.history) - 1
+        if epoch >= self.start_epoch and self.steps_ % self.hyper_interval == 0:
+            self.hyper_step(net)
+
+    def hyper_step(self, net):
+        module = net.module_
+        Xv, yv = self._sample(self.valid, self.hyper_batch_size)
+        Xt, yt = self._sample(self.train, net.batch_size)
+        params = implicit_parameters(module, self.param_scope)
+        val_loss = self.objective(module(Xv["X"]), yv, Xv.get("groups"))
+        w, l, delta = self.space.tensors()
+        per_sample = parametric_cross_entropy(
+            module(Xt["X"]), yt, w, l, delta, Xt.get("groups"),
+            delta_scale=self.space.delta_scale, reduction="none",
+        )
+        weight = Xt.get("sample_weight")
+        train_loss = (per_sample * weight).mean() if weight is not None else per_sample.mean()
+        hparams = list(self.space.hparams.values())
+        grads = implicit_hypergradient(
+            train_loss, val_loss, params, hparams,
+            neumann_steps=self.neumann_steps, damping=self.damping,
+        )
+        for h, g in zip(hparams, grads):
+            h.grad = g.detach()
+        torch.nn.utils.clip_grad_norm_(hparams, self.max_grad_norm)
+        self.optimizer_.step()
+        self.optimizer_.zero_grad(set_to_none=True)
+        self.space.write_to(net.criterion_)
+        # Detached tensors: converted to Python numbers once, after training,
+        # so that no hyper-step waits for the device.
+        self.records_.append({
+            "epoch": len(net.history) - 1, "step": self.steps_,
+            "validation_objective": val_loss.detach(), "scope": "batch",
+            "params": {k: v.detach().clone() for k, v in zip(("w", "l", "delta"), (w, l, delta))},
+        })
+
+    def on_epoch_end(self, net, **kwargs):
+        epoch = len(net.history) - 1
+        if epoch < self.start_epoch - 1:
+            return
+        score = float(self.evaluate(net))
+        self.records_.append({
+            "epoch": epoch, "step": self.steps_, "validation_objective": score,
+            "scope": "validation_set",
+            "params": {k: v.detach().clone() for k, v in
+                       zip(("w", "l", "delta"), self.space.tensors())},
+        })
+        if score < self.best_score_:
+            self.best_score_, self.best_step_ = score, self.steps_
+            self.best_state_ = self.space.state()
+        if net.verbose:
+            print(f"  search: epoch {epoch + 1} validation objective {score:.4f}"
+                  f" (best {self.best_score_:.4f})")
+
+    @torch.no_grad()
+    def evaluate(self, net):
+        X, y = self.valid
+        logits = net.forward(X, training=False, device=y.device)
+        return self.objective(logits, y, X.get("groups"))
+
+    def history(self):
+        """The search records with tensors turned into Python floats and NumPy arrays."""
+        out = []
+        for record in self.records_:
+            params = {k: v.cpu().double().numpy() for k, v in record["params"].items()}
+            params["l"] = params["l"] - params["l"].mean(axis=0, keepdims=True)
+            params["delta"] = self.space.delta_scale / (1.0 + np.exp(-params["delta"]))
+            out.append({**record, "validation_objective": float(record["validation_objective"]),
+                        "params": params})
+        return out

@@ -98,6 +98,12 @@ def _check_labels(values, name):
         raise ValueError(
             f"{name} must hold binary or multiclass class labels; got target "
             f"type {target_type!r}."
+            + (
+                " An object array must hold strings; convert numbers stored "
+                "as objects with e.g. `.astype(int)`."
+                if target_type == "unknown"
+                else ""
+            )
         )
 
 

@@ -48,7 +48,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         ``hidden_layer_sizes``. It must return raw logits.
     hidden_layer_sizes : tuple of int, default=(128, 128)
         Hidden widths of the default MLP.
-    max_epochs : int, default=30
+    max_epochs : int, default=50
         Epochs of the search run and of the retraining each.
     batch_size : int, default=128
     lr : float, default=1e-3
@@ -84,10 +84,13 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         Share of the search epochs before the first hyper-step (paper: 120
         of 300 epochs). The hyper-gradient is only meaningful near a minimum
         of the training loss.
-    hyper_lr : float, default=0.02
-        Adam step size of the loss coordinates.
-    hyper_interval : int, default=10
-        Training steps between hyper-steps.
+    hyper_lr : float, default=0.01
+        Step size of the hyper-optimiser (SGD with momentum 0.9, as the
+        paper) on the loss coordinates, after clipping the hyper-gradient.
+    hyper_interval : int or "auto", default="auto"
+        Training steps between hyper-steps. "auto" takes about five
+        hyper-steps per epoch (at least one step apart), so that small data
+        sets get as many hyper-steps per epoch as large ones.
     neumann_steps : int, default=5
         Terms of the Neumann series (paper code: 5).
     damping : float, default=0.01
@@ -95,6 +98,13 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         flat directions.
     max_grad_norm : float, default=1.0
         Clipping of the hyper-gradient norm before the hyper-step.
+    dictionary : {"log_prior", "clusters"}, default="log_prior"
+        How each searched part is parametrised (paper 2.2, dictionary
+        ``D_pi``): "log_prior" moves it along ``log(pi_k / pi_max)``, one scalar
+        per part (``l``: a learned LA tau; Delta: a learned CDT power; ``w``: a
+        learned power of the frequency); "clusters" learns one value per
+        frequency cluster and part (the paper's CIFAR space, more freedom,
+        needs a larger validation set).
     cluster_size : int or "auto", default="auto"
         Classes per frequency cluster ("auto": 1 up to 10 classes, about ten
         clusters up to 100, at most 20 per cluster beyond; paper 2.2).
@@ -145,12 +155,12 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     ['delta', 'l', 'w']
     """
 
-    def __init__(self, *, module=None, hidden_layer_sizes=(128, 128), max_epochs=30,
+    def __init__(self, *, module=None, hidden_layer_sizes=(128, 128), max_epochs=50,
                  batch_size=128, lr=1e-3, optimizer="adam", weight_decay=0.0, device="cpu",
                  random_state=None, verbose=0, callbacks=None, objective="balanced",
                  search="l+delta", init="la", init_params=None, validation_fraction=0.2,
-                 warmup_fraction=0.4, hyper_lr=0.02, hyper_interval=10, neumann_steps=5,
-                 damping=0.01, max_grad_norm=1.0, cluster_size="auto", implicit_params="last",
+                 warmup_fraction=0.4, hyper_lr=0.01, hyper_interval="auto", neumann_steps=5,
+                 damping=0.01, max_grad_norm=1.0, dictionary="log_prior", cluster_size="auto", implicit_params="last",
                  hyper_batch_size=None, refit=True, fairness_weight=0.9):
         super().__init__(module=module, hidden_layer_sizes=hidden_layer_sizes,
                          max_epochs=max_epochs, batch_size=batch_size, lr=lr,
@@ -167,6 +177,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         self.neumann_steps = neumann_steps
         self.damping = damping
         self.max_grad_norm = max_grad_norm
+        self.dictionary = dictionary
         self.cluster_size = cluster_size
         self.implicit_params = implicit_params
         self.hyper_batch_size = hyper_batch_size
@@ -191,11 +202,15 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         _check_float(self.validation_fraction, "validation_fraction", 0.0, 1.0, True, True)
         _check_float(self.warmup_fraction, "warmup_fraction", 0.0, 1.0, high_open=True)
         _check_float(self.hyper_lr, "hyper_lr", low_open=True)
-        _check_int(self.hyper_interval, "hyper_interval")
+        if self.hyper_interval != "auto":
+            _check_int(self.hyper_interval, "hyper_interval")
         _check_int(self.neumann_steps, "neumann_steps", minimum=0)
         _check_float(self.damping, "damping")
         _check_float(self.max_grad_norm, "max_grad_norm", low_open=True)
         _check_float(self.fairness_weight, "fairness_weight", 0.0, 1.0)
+        if self.dictionary not in ("log_prior", "clusters"):
+            raise ValueError(
+                f"dictionary must be 'log_prior' or 'clusters'; got {self.dictionary!r}")
         if self.cluster_size != "auto":
             _check_int(self.cluster_size, "cluster_size")
         if self.implicit_params not in ("last", "all"):
@@ -252,21 +267,24 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                                            delta_scale=init.delta_scale)
         criterion = criterion.to(self._device)
         self.clusters_ = frequency_clusters(counts, self.cluster_size)
-        space = LossSearchSpace(criterion, self.search, self.clusters_)
+        space = LossSearchSpace(criterion, self.search, self.clusters_, self.dictionary)
         train = self._tensors(X[train_idx], y[train_idx], sub(groups, train_idx),
                               sub(sample_weight, train_idx))
         valid = self._tensors(X[val_idx], y[val_idx], sub(groups, val_idx))
         warmup = int(round(self.warmup_fraction * self.max_epochs))
+        interval = self.hyper_interval
+        if interval == "auto":
+            interval = max(1, math.ceil(len(train_idx) / self.batch_size) // 5)
         search = LossSearch(
             space, objective, train, valid,
-            start_epoch=warmup, hyper_interval=self.hyper_interval, hyper_lr=self.hyper_lr,
+            start_epoch=warmup, hyper_interval=interval, hyper_lr=self.hyper_lr,
             neumann_steps=self.neumann_steps, damping=self.damping,
             max_grad_norm=self.max_grad_norm,
             hyper_batch_size=self.hyper_batch_size or 4 * self.batch_size,
             param_scope=self.implicit_params, generator=self._generator,
         )
         self._say(f"search: {len(train_idx)} training / {len(val_idx)} validation samples; "
-                  f"warm-up {warmup} epochs, then hyper-steps every {self.hyper_interval} steps")
+                  f"warm-up {warmup} epochs, then hyper-steps every {interval} steps")
         net = self._make_net(criterion, extra_callbacks=[("loss_search", search)])
         net.fit(*train)
         self.search_history_ = search.history()

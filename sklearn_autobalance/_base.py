@@ -83,7 +83,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     """
 
     @abstractmethod
-    def __init__(self, *, module=None, hidden_layer_sizes=(128, 128), max_epochs=30,
+    def __init__(self, *, module=None, hidden_layer_sizes=(128, 128), max_epochs=50,
                  batch_size=128, lr=1e-3, optimizer="adam", weight_decay=0.0, device="cpu",
                  random_state=None, verbose=0, callbacks=None):
         self.module = module

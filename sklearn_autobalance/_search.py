@@ -16,9 +16,17 @@ class LossSearchSpace:
 
     ``l = l0 + D_l a_l``, ``Delta = Delta0 + D_Delta a_Delta`` and
     ``w = w0 * exp(D_w a_w)`` (renormalised so that the expected training weight
-    is unchanged). ``D`` is the one-hot frequency-cluster dictionary, or for
-    ``"tau"`` the single column ``log pi`` (the LA direction). All coordinates
-    ``a`` start at zero, so the search starts exactly at the ``init`` loss.
+    is unchanged). All coordinates ``a`` start at zero, so the search starts
+    exactly at the ``init`` loss. The dictionary ``D`` (paper 2.2) is
+
+    - ``"log_prior"``: the single column ``log(pi / pi_max)``. For ``l`` it is
+      the LA direction (a learned tau), for Delta the CDT/VS direction (a
+      learned power of the frequency), for ``w`` a power of the frequency:
+      one scalar per searched part, the most robust choice on small data;
+    - ``"clusters"``: one-hot frequency clusters, one value per cluster and
+      part (the paper's CIFAR search space).
+
+    ``search="tau"`` is ``l`` with the ``"log_prior"`` dictionary.
 
     Parameters
     ----------
@@ -26,9 +34,10 @@ class LossSearchSpace:
         The initial loss; its ``w``, ``l``, ``delta`` are the starting point.
     search : {"tau", "l", "delta", "l+delta", "w+l+delta"}
     clusters : ndarray of int, shape of the criterion's counts
+    dictionary : {"log_prior", "clusters"}, default="clusters"
     """
 
-    def __init__(self, criterion, search, clusters):
+    def __init__(self, criterion, search, clusters, dictionary="clusters"):
         self.shape = tuple(criterion.w.shape)
         self.delta_scale = criterion.delta_scale
         device = criterion.w.device
@@ -36,12 +45,11 @@ class LossSearchSpace:
         counts = np.maximum(np.asarray(criterion.counts, dtype=np.float64).reshape(-1), 1.0)
         self.freq = torch.as_tensor(counts / counts.sum(), dtype=torch.float32, device=device)
         onehot = torch.as_tensor(cluster_dictionary(clusters), dtype=torch.float32, device=device)
-        self.dictionaries = {}
+        log_prior = torch.log(self.freq / self.freq.max())[:, None]
         if search == "tau":
-            self.dictionaries["l"] = torch.log(self.freq)[:, None]
-        else:
-            for name in search.split("+"):
-                self.dictionaries["delta" if name == "delta" else name] = onehot
+            search, dictionary = "l", "log_prior"
+        columns = log_prior if dictionary == "log_prior" else onehot
+        self.dictionaries = {name: columns for name in search.split("+")}
         self.hparams = {
             name: torch.zeros(d.shape[1], device=device, requires_grad=True)
             for name, d in self.dictionaries.items()
@@ -95,7 +103,7 @@ class LossSearch(Callback):
     From epoch ``start_epoch`` on, every ``hyper_interval`` training steps it
     takes one hyper-step: a training batch and a validation batch, the
     implicit hyper-gradient of the validation objective, gradient clipping and
-    an Adam step on the search coordinates, which are then written into the
+    an SGD-with-momentum step on the search coordinates, which are then written into the
     net's criterion. At the end of every epoch from the warm-up's last on, the
     objective on the whole validation set decides whether the current
     coordinates are the best so far; the warm-up's end scores the initial loss,
@@ -124,7 +132,10 @@ class LossSearch(Callback):
         self.param_scope, self.generator = param_scope, generator
 
     def initialize(self):
-        self.optimizer_ = torch.optim.Adam(list(self.space.hparams.values()), lr=self.hyper_lr)
+        # SGD moves in proportion to the hyper-gradient; Adam's per-coordinate
+        # normalisation turned noisy hyper-gradients into a random walk.
+        self.optimizer_ = torch.optim.SGD(
+            list(self.space.hparams.values()), lr=self.hyper_lr, momentum=0.9)
         self.steps_, self.records_ = 0, []
         self.best_state_, self.best_score_, self.best_step_ = self.space.state(), np.inf, 0
         return self

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import StratifiedShuffleSplit
 
-from ._base import BaseNeuralClassifier, _check_float, _check_int
+from ._base import BaseNeuralClassifier, _check_float, _check_int, as_python
 from ._clusters import frequency_clusters
 from ._search import SEARCH_SPACES, LossSearch, LossSearchSpace
 from .losses._objectives import CLASS_OBJECTIVES, GROUP_OBJECTIVES, make_objective
@@ -82,7 +82,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         Share of the data in S_V (paper: 0.2).
     warmup_fraction : float in [0, 1), default=0.4
         Share of the search epochs before the first hyper-step (paper: 120
-        of 300 epochs). The hyper-gradient is only meaningful near a minimum
+        of 300 epochs), at least one epoch. The hyper-gradient is only meaningful near a minimum
         of the training loss.
     hyper_lr : float, default=0.01
         Step size of the hyper-optimiser (SGD with momentum 0.9, as the
@@ -134,7 +134,8 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         hyper-batch) and per epoch-end evaluation (``scope="validation_set"``):
         ``epoch``, ``step``, ``validation_objective``, ``params``.
     best_step_ : int or None
-        Training step whose loss coordinates were kept (0: the initial loss).
+        Training step whose loss coordinates were kept; the last step of the
+        warm-up means the initial loss was kept.
     net_ : skorch.NeuralNet
         The trained network.
 
@@ -227,8 +228,8 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         for value, count in zip(values, counts):
             if count < 2:
                 k, g = divmod(int(value), n_groups)
-                what = f"class {self.classes_[k]!r}" + (
-                    "" if groups is None else f" in group {self.groups_[g]!r}")
+                what = f"class {as_python(self.classes_[k])!r}" + (
+                    "" if groups is None else f" in group {as_python(self.groups_[g])!r}")
                 raise ValueError(
                     f"{what} has {count} sample(s): the stratified validation split "
                     f"(validation_fraction={self.validation_fraction}) needs at least 2 of each "
@@ -271,7 +272,9 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         train = self._tensors(X[train_idx], y[train_idx], sub(groups, train_idx),
                               sub(sample_weight, train_idx))
         valid = self._tensors(X[val_idx], y[val_idx], sub(groups, val_idx))
-        warmup = int(round(self.warmup_fraction * self.max_epochs))
+        # At least one warm-up epoch: its end scores the initial loss, so the
+        # search can always fall back on it.
+        warmup = max(1, int(round(self.warmup_fraction * self.max_epochs)))
         interval = self.hyper_interval
         if interval == "auto":
             interval = max(1, math.ceil(len(train_idx) / self.batch_size) // 5)

@@ -40,6 +40,11 @@ def _check_float(value, name, low=0.0, high=None, low_open=False, high_open=Fals
     return float(value)
 
 
+def as_python(value):
+    """A NumPy scalar as the Python value it holds (for readable messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def check_sensitive_features(sensitive_features, n_samples):
     """Validate a 1-D sensitive attribute: length, NaN, at least two groups.
 
@@ -68,7 +73,7 @@ def check_sensitive_features(sensitive_features, n_samples):
     except TypeError as exc:
         raise TypeError("sensitive_features must hold comparable values (ints or strings)") from exc
     if len(labels) < 2:
-        raise ValueError(f"sensitive_features has a single group ({labels[0]!r}); "
+        raise ValueError(f"sensitive_features has a single group ({as_python(labels[0])!r}); "
                          "group-sensitive training needs at least two")
     return codes.astype(np.int64), labels
 
@@ -137,7 +142,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         if len(self.classes_) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes; "
-                f"y has one class only: {self.classes_[0]!r}"
+                f"y has one class only: {as_python(self.classes_[0])!r}"
             )
         y_enc = self._label_encoder.transform(y)
         if sample_weight is not None:
@@ -182,7 +187,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         return net
 
     def _tensors(self, X, y=None, groups=None, sample_weight=None):
-        data = {"X": torch.as_tensor(X, dtype=torch.float32, device=self._device)}
+        # torch.tensor copies: the caller's (possibly read-only) array is never shared.
+        data = {"X": torch.tensor(X, dtype=torch.float32, device=self._device)}
         if groups is not None:
             data["groups"] = torch.as_tensor(groups, dtype=torch.long, device=self._device)
         if sample_weight is not None:
@@ -239,7 +245,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         device = torch.device(self.net_.device)
-        data = {"X": torch.as_tensor(X, dtype=torch.float32, device=device)}
+        data = {"X": torch.tensor(X, dtype=torch.float32, device=device)}
         with torch.no_grad():
             return self.net_.forward(data, training=False, device="cpu").double().numpy()
 
@@ -284,7 +290,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self._logits(X), axis=1)]
+        logits = self._logits(X)  # checks that the estimator is fitted
+        return self.classes_[np.argmax(logits, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -31,6 +31,7 @@ def estimate_curvature(train_grads, params, n_iter=5):
 
 def implicit_hypergradient(
     train_loss, val_loss, params, hparams, *, neumann_steps=5, step_size=None, damping=0.0,
+    return_step_size=False,
 ):
     r"""Hyper-gradient of the validation loss at a (near-)optimum of the training loss.
 
@@ -65,11 +66,16 @@ def implicit_hypergradient(
     damping : float, default=0.0
         ``lambda``: Tikhonov damping of the Hessian, which bounds the inverse on
         flat directions.
+    return_step_size : bool, default=False
+        Also return the ``eta`` used, so a caller can reuse it and skip the
+        power iteration on later calls.
 
     Returns
     -------
     hypergrad : list of torch.Tensor
         One gradient per entry of ``hparams``.
+    step_size : float
+        Only when ``return_step_size``.
     """
     v = torch.autograd.grad(val_loss, params, allow_unused=True)
     v = [torch.zeros_like(p) if g is None else g.detach() for p, g in zip(params, v)]
@@ -85,4 +91,5 @@ def implicit_hypergradient(
     mixed = torch.autograd.grad(
         train_grads, hparams, grad_outputs=inverse_v, allow_unused=True
     )
-    return [torch.zeros_like(h) if g is None else -g for h, g in zip(hparams, mixed)]
+    hypergrad = [torch.zeros_like(h) if g is None else -g for h, g in zip(hparams, mixed)]
+    return (hypergrad, step_size) if return_step_size else hypergrad

@@ -137,6 +137,7 @@ class LossSearch(Callback):
         self.optimizer_ = torch.optim.SGD(
             list(self.space.hparams.values()), lr=self.hyper_lr, momentum=0.9)
         self.steps_, self.records_ = 0, []
+        self.step_size_, self.step_size_epoch_ = None, None
         self.best_state_, self.best_score_, self.best_step_ = self.space.state(), np.inf, 0
         return self
 
@@ -170,10 +171,15 @@ class LossSearch(Callback):
         weight = Xt.get("sample_weight")
         train_loss = (per_sample * weight).mean() if weight is not None else per_sample.mean()
         hparams = list(self.space.hparams.values())
-        grads = implicit_hypergradient(
-            train_loss, val_loss, params, hparams,
-            neumann_steps=self.neumann_steps, damping=self.damping,
+        # The curvature (hence the Neumann step size) changes slowly: estimate
+        # it by power iteration once per epoch, not at every hyper-step.
+        epoch = len(net.history) - 1
+        step_size = self.step_size_ if self.step_size_epoch_ == epoch else None
+        grads, self.step_size_ = implicit_hypergradient(
+            train_loss, val_loss, params, hparams, neumann_steps=self.neumann_steps,
+            step_size=step_size, damping=self.damping, return_step_size=True,
         )
+        self.step_size_epoch_ = epoch
         for h, g in zip(hparams, grads):
             h.grad = g.detach()
         torch.nn.utils.clip_grad_norm_(hparams, self.max_grad_norm)

@@ -1,0 +1,651 @@
+"""AutoBalanceClassifier: scikit-learn contract, search behaviour, input handling.
+
+Every fit is tiny (a few hundred samples, one hidden layer of 8 or 16 units,
+2-6 epochs): the point is behaviour, not accuracy.
+"""
+
+import copy
+import pickle
+import re
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import make_classification
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import get_tags
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_autobalance import AutoBalanceClassifier
+from sklearn_autobalance.losses import ParametricCrossEntropy
+
+CUDA = torch.cuda.is_available()
+FIXED_LOSSES = ("ce", "balanced", "la", "cdt", "vs", "ldam", "gla", "gca", "focal")
+PARAMETRIC = ("ce", "balanced", "la", "cdt", "vs")
+SEARCHES = ("tau", "l", "delta", "l+delta", "w+l+delta")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # Tiny networks on 2 shared cores: torch's intra-op threads only add
+    # synchronisation cost. Restored afterwards.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _fast(**kwargs):
+    params = dict(hidden_layer_sizes=(8,), max_epochs=3, batch_size=64, lr=1e-2,
+                  random_state=0)
+    params.update(kwargs)
+    return AutoBalanceClassifier(**params)
+
+
+def _data(n_samples=240, n_classes=3, seed=0):
+    weights = {2: [0.75, 0.25], 3: [0.6, 0.3, 0.1]}[n_classes]
+    return make_classification(
+        n_samples=n_samples, n_features=5, n_informative=3, n_redundant=0,
+        n_classes=n_classes, n_clusters_per_class=1, weights=weights, class_sep=1.5,
+        random_state=seed)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return _data()
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    """One fitted searching classifier, shared by read-only tests."""
+    X, y = data
+    return _fast(max_epochs=4, hyper_lr=0.1).fit(X, y)
+
+
+# ------------------------------------------------------------ estimator checks
+EXPECTED_FAILED = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "mini-batch SGD training is not exactly equivalent to repeating samples (a weight "
+        "of 2 is not two copies of a sample in the batches), as scikit-learn declares for "
+        "MLPClassifier"),
+    "check_methods_subset_invariance": (
+        "the network computes in float32 and a batched matmul's rounding depends on the "
+        "number of rows (BLAS blocking): outputs on a subset differ at the 1e-7 relative "
+        "level, the check's tolerance; observed with 2-3 epochs"),
+}
+
+
+@parametrize_with_checks(
+    [AutoBalanceClassifier(hidden_layer_sizes=(16,), max_epochs=4, lr=1e-2, random_state=0,
+                           search=None),
+     AutoBalanceClassifier(hidden_layer_sizes=(16,), max_epochs=4, lr=1e-2, random_state=0)],
+    expected_failed_checks=lambda est: EXPECTED_FAILED,
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+def test_unfitted_predict_raises_not_fitted_error(data):
+    # check_estimators_unfitted asks for NotFittedError from every method.
+    from sklearn.exceptions import NotFittedError
+
+    X, _ = data
+    clf = AutoBalanceClassifier()
+    for method in ("predict", "predict_proba", "decision_function"):
+        with pytest.raises(NotFittedError):
+            getattr(clf, method)(X)
+
+
+# ------------------------------------------------------------ meta-estimators
+def test_pipeline(data):
+    X, y = data
+    pipe = Pipeline([("scale", StandardScaler()), ("clf", _fast())])
+    pipe.fit(X * 100 + 7, y)
+    assert pipe.predict(X * 100 + 7).shape == y.shape
+    assert pipe.score(X * 100 + 7, y) > 0.5
+    assert pipe.predict_proba(X[:5] * 100 + 7).shape == (5, 3)
+
+
+def test_grid_search_parallel(data):
+    X, y = data
+    grid = GridSearchCV(_fast(max_epochs=2), {"hyper_lr": [0.01, 0.1], "search": [None, "l"]},
+                        cv=2, n_jobs=2, scoring="balanced_accuracy", error_score="raise")
+    grid.fit(X, y)
+    assert len(grid.cv_results_["params"]) == 4
+    assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
+    assert grid.best_estimator_.predict(X).shape == y.shape
+
+
+def test_clone(fitted):
+    clone_ = clone(fitted)
+    assert clone_.get_params() == fitted.get_params()
+    assert not hasattr(clone_, "net_") and not hasattr(clone_, "classes_")
+    other = clone(_fast(search="w+l+delta", init="vs", init_params={"gamma": 0.1}))
+    assert other.init_params == {"gamma": 0.1} and other.search == "w+l+delta"
+
+
+def test_pickle_round_trip(fitted, data):
+    X, _ = data
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.predict_proba(X), fitted.predict_proba(X))
+    np.testing.assert_array_equal(restored.predict(X), fitted.predict(X))
+    for key, value in fitted.loss_params_.items():
+        np.testing.assert_array_equal(restored.loss_params_[key], value)
+
+
+def test_joblib_round_trip(fitted, data, tmp_path):
+    X, _ = data
+    path = tmp_path / "clf.joblib"
+    joblib.dump(fitted, path)
+    restored = joblib.load(path)
+    np.testing.assert_array_equal(restored.predict_proba(X), fitted.predict_proba(X))
+    np.testing.assert_array_equal(restored.decision_function(X), fitted.decision_function(X))
+
+
+def test_deepcopy_of_fitted(fitted, data):
+    X, _ = data
+    np.testing.assert_array_equal(copy.deepcopy(fitted).predict_proba(X),
+                                  fitted.predict_proba(X))
+
+
+# ------------------------------------------------------------ reproducibility
+@pytest.mark.parametrize("search", [None, "l+delta"])
+def test_same_seed_same_model(data, search):
+    X, y = data
+    a = _fast(search=search, random_state=3).fit(X, y).predict_proba(X)
+    b = _fast(search=search, random_state=3).fit(X, y).predict_proba(X)
+    c = _fast(search=search, random_state=4).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_random_state_instance_is_accepted(data):
+    X, y = data
+    a = _fast(random_state=np.random.RandomState(5)).fit(X, y).predict_proba(X)
+    b = _fast(random_state=np.random.RandomState(5)).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("random_state", [0, None])
+def test_global_torch_rng_untouched(data, random_state):
+    X, y = data
+    torch.manual_seed(123)
+    before = torch.get_rng_state().clone()
+    _fast(random_state=random_state, max_epochs=2).fit(X, y)
+    assert torch.equal(torch.get_rng_state(), before)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    np.testing.assert_array_equal(torch.rand(3).numpy(), expected.numpy())
+
+
+def test_string_labels(data):
+    X, y = data
+    names = np.array(["cat", "dog", "eel"])
+    clf = _fast().fit(X, names[y])
+    np.testing.assert_array_equal(clf.classes_, names)
+    pred = clf.predict(X)
+    assert pred.dtype == names.dtype and set(pred) <= set(names)
+    # Same model as with integer labels, up to the label names.
+    ints = _fast().fit(X, y)
+    np.testing.assert_array_equal(pred, names[ints.predict(X)])
+
+
+def test_binary():
+    X, y = _data(n_classes=2)
+    clf = _fast().fit(X, y)
+    assert clf.decision_function(X).shape == (len(y),)
+    assert clf.predict_proba(X).shape == (len(y), 2)
+    np.testing.assert_array_equal(clf.predict(X), (clf.decision_function(X) > 0).astype(int))
+
+
+# ------------------------------------------------------------ verbosity
+def test_verbose_prints_phases(data, capsys):
+    X, y = data
+    _fast(verbose=1).fit(X, y)
+    out = capsys.readouterr().out
+    assert re.search(r"search", out)
+    assert re.search(r"retrain", out)
+    # One line per epoch of each phase (skorch's table, then the search's own).
+    assert len(re.findall(r"^\s+3\s", out, flags=re.M)) == 2, out
+    assert "validation objective" in out
+
+
+def test_verbose_fixed_loss_prints_training(data, capsys):
+    X, y = data
+    _fast(verbose=1, search=None).fit(X, y)
+    out = capsys.readouterr().out
+    assert "'la'" in out and "train" in out
+
+
+@pytest.mark.parametrize("search", [None, "l+delta"])
+def test_quiet_by_default(data, capsys, search):
+    X, y = data
+    clf = _fast(search=search).fit(X, y)
+    clf.predict(X)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+# ------------------------------------------------------------ fitted attributes
+def test_fitted_attributes(fitted, data):
+    X, y = data
+    np.testing.assert_array_equal(fitted.classes_, [0, 1, 2])
+    assert fitted.n_features_in_ == X.shape[1]
+    params = fitted.loss_params_
+    assert set(params) == {"w", "l", "delta"}
+    for value in params.values():
+        assert isinstance(value, np.ndarray) and value.shape == (3,)
+        assert np.all(np.isfinite(value))
+    assert abs(params["l"].sum()) < 1e-5  # centred
+    assert np.all((params["delta"] > 0) & (params["delta"] < 2))
+    assert np.all(params["w"] > 0)
+    assert fitted.clusters_.shape == (3,)
+    assert fitted.clusters_.dtype.kind == "i"
+    # clusters come from the counts: the most frequent class (0) in cluster 0.
+    assert fitted.clusters_[0] == 0
+
+    history = fitted.search_history_
+    assert isinstance(history, list) and history
+    for record in history:
+        assert {"epoch", "step", "validation_objective", "params", "scope"} <= set(record)
+        assert isinstance(record["validation_objective"], float)
+        assert np.isfinite(record["validation_objective"])
+        assert record["scope"] in ("batch", "validation_set")
+        assert set(record["params"]) == {"w", "l", "delta"}
+    assert any(r["scope"] == "batch" for r in history)  # hyper-steps were taken
+    scored = [r for r in history if r["scope"] == "validation_set"]
+    assert [r["epoch"] for r in scored] == sorted({r["epoch"] for r in scored})
+    steps = [r["step"] for r in history]
+    assert steps == sorted(steps)
+    assert isinstance(fitted.best_step_, int)
+    assert fitted.best_step_ in [r["step"] for r in scored]
+    assert fitted.net_.module_ is not None
+    assert fitted.predict_proba(X).sum(axis=1) == pytest.approx(np.ones(len(X)))
+
+
+def test_learned_loss_used_at_retrain(fitted):
+    criterion = fitted.net_.criterion_
+    assert isinstance(criterion, ParametricCrossEntropy)
+    effective = criterion.effective_params()
+    for key, value in fitted.loss_params_.items():
+        np.testing.assert_allclose(effective[key], value, rtol=1e-6, atol=1e-7)
+    # The retrain is on all the data: the net saw every sample each epoch.
+    assert fitted.net_.history[-1]["batches"]
+
+
+@pytest.mark.parametrize("init", FIXED_LOSSES)
+def test_fixed_losses_train_and_predict(data, init):
+    X, y = data
+    clf = _fast(search=None, init=init, max_epochs=2).fit(X, y)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(y), 3) and np.allclose(proba.sum(axis=1), 1)
+    assert set(clf.predict(X)) <= {0, 1, 2}
+    assert clf.search_history_ == [] and clf.best_step_ is None and clf.clusters_ is None
+    if init in PARAMETRIC:
+        assert set(clf.loss_params_) == {"w", "l", "delta"}
+        effective = clf.net_.criterion_.effective_params()
+        for key, value in clf.loss_params_.items():
+            np.testing.assert_allclose(effective[key], value, rtol=1e-6)
+    else:
+        assert isinstance(clf.loss_params_, dict)
+
+
+def test_fixed_la_loss_params(data):
+    X, y = data
+    clf = _fast(search=None, init="la", init_params={"tau": 2.0}, max_epochs=2).fit(X, y)
+    log_prior = np.log(np.bincount(y) / len(y))
+    np.testing.assert_allclose(clf.loss_params_["l"], 2.0 * (log_prior - log_prior.mean()),
+                               rtol=1e-5)
+    np.testing.assert_allclose(clf.loss_params_["w"], 1.0)
+    np.testing.assert_allclose(clf.loss_params_["delta"], 1.0)
+
+
+def test_refit_false_keeps_search_net(data):
+    X, y = data
+    clf = _fast(refit=False).fit(X, y)
+    assert clf.predict(X).shape == y.shape
+    # The search net trained on S_T only (80% of the data).
+    n_seen = sum(b["train_batch_size"] for b in clf.net_.history[-1]["batches"])
+    assert n_seen == len(y) - int(np.ceil(0.2 * len(y)))
+    refit = _fast(refit=True).fit(X, y)
+    n_seen = sum(b["train_batch_size"] for b in refit.net_.history[-1]["batches"])
+    assert n_seen == len(y)
+    # Same search (same seed), so the same learned loss.
+    for key in ("w", "l", "delta"):
+        np.testing.assert_array_equal(clf.loss_params_[key], refit.loss_params_[key])
+
+
+def _untouched(fitted, name):
+    """Search parts that were not searched keep the initial value (first record)."""
+    initial = fitted.search_history_[0]["params"][name]
+    np.testing.assert_allclose(fitted.loss_params_[name], initial, rtol=1e-6, atol=1e-7)
+
+
+def _moved(fitted, name):
+    initial = fitted.search_history_[0]["params"][name]
+    assert not np.allclose(fitted.loss_params_[name], initial, rtol=1e-4, atol=1e-5), name
+
+
+@pytest.mark.parametrize("search", SEARCHES)
+def test_each_search_space(data, search):
+    X, y = data
+    # Big steps and no selection by validation (the last state is always the
+    # best here only if the objective improves, so look at the search history).
+    clf = _fast(search=search, hyper_lr=0.5, max_epochs=4).fit(X, y)
+    assert clf.predict(X).shape == y.shape
+    history = clf.search_history_
+    assert any(r["scope"] == "batch" for r in history)
+    parts = {"tau": {"l"}}.get(search, set(search.split("+")))
+    last = history[-1]["params"]
+    for name in ("w", "l", "delta"):
+        initial = history[0]["params"][name]
+        if name in parts:
+            assert not np.allclose(last[name], initial, rtol=1e-4, atol=1e-5), name
+        else:
+            np.testing.assert_allclose(last[name], initial, rtol=1e-6, atol=1e-7)
+            _untouched(clf, name)
+    for record in history:
+        assert abs(record["params"]["l"].sum()) < 1e-5
+        assert np.all((record["params"]["delta"] > 0) & (record["params"]["delta"] < 2))
+    if search == "tau":
+        # l stays on the LA line: a multiple of the (centred) initial log-prior.
+        ratio = last["l"] / history[0]["params"]["l"]
+        np.testing.assert_allclose(ratio, ratio[0], rtol=1e-4)
+    if "w" in parts:
+        # w stays positive, with expected training weight ~1 (LA init: w0 = 1).
+        prior = np.bincount(y) / len(y)
+        assert np.all(last["w"] > 0)
+        assert float(prior @ last["w"]) == pytest.approx(1.0, abs=0.02)
+
+
+def test_cluster_dictionary_learns_one_value_per_cluster(data):
+    X, y = data
+    clf = _fast(search="l", dictionary="clusters", hyper_lr=0.5, max_epochs=4).fit(X, y)
+    first, last = clf.search_history_[0]["params"]["l"], clf.search_history_[-1]["params"]["l"]
+    ratio = last / first
+    # Free per-cluster values: no longer a multiple of the log-prior.
+    assert not np.allclose(ratio, ratio[0], rtol=1e-3)
+
+
+def _check_kept_is_best(clf):
+    scored = [r for r in clf.search_history_ if r["scope"] == "validation_set"]
+    objectives = [r["validation_objective"] for r in scored]
+    best = scored[int(np.argmin(objectives))]
+    assert clf.best_step_ == best["step"]
+    for key in ("w", "l", "delta"):
+        np.testing.assert_allclose(clf.loss_params_[key], best["params"][key],
+                                   rtol=1e-6, atol=1e-7)
+    effective = clf.net_.criterion_.effective_params()
+    for key in ("w", "l", "delta"):
+        np.testing.assert_allclose(effective[key], best["params"][key], rtol=1e-6, atol=1e-7)
+    return scored, best
+
+
+def test_search_keeps_the_best_validation_alpha(data):
+    X, y = data
+    # A huge hyper step with a fast network: the loss jumps far, the network
+    # follows, and the validation objective gets worse again. The kept loss is
+    # the best scored on the whole validation set, not the last.
+    clf = _fast(hyper_lr=50.0, lr=0.2, max_epochs=6, warmup_fraction=0.5,
+                search="l+delta").fit(X, y)
+    scored, best = _check_kept_is_best(clf)
+    assert len(scored) >= 3
+    assert best is not scored[-1], [r["validation_objective"] for r in scored]
+    # The search did move far from where the best was.
+    assert np.abs(scored[-1]["params"]["l"] - best["params"]["l"]).max() > 1.0
+    # The first scored record is the initial loss at the end of the warm-up.
+    assert scored[0]["step"] == min(r["step"] for r in clf.search_history_)
+
+
+def test_search_selection_follows_the_validation_scores(data, monkeypatch):
+    # Deterministic version: the whole-validation-set scores are dictated.
+    from sklearn_autobalance import _search
+
+    scores = iter([3.0, 1.0, 2.0, 5.0])
+    monkeypatch.setattr(_search.LossSearch, "evaluate",
+                        lambda self, net: torch.tensor(next(scores)))
+    X, y = data
+    clf = _fast(hyper_lr=0.5, max_epochs=5, warmup_fraction=0.4).fit(X, y)
+    scored, best = _check_kept_is_best(clf)
+    assert [r["validation_objective"] for r in scored] == [3.0, 1.0, 2.0, 5.0]
+    assert best is scored[1]
+    assert not np.allclose(scored[1]["params"]["l"], scored[-1]["params"]["l"])
+
+
+def test_search_keeps_the_initial_loss_when_nothing_improves(data, monkeypatch):
+    from sklearn_autobalance import _search
+
+    scores = iter([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    monkeypatch.setattr(_search.LossSearch, "evaluate",
+                        lambda self, net: torch.tensor(next(scores)))
+    X, y = data
+    clf = _fast(hyper_lr=0.5, max_epochs=5, warmup_fraction=0.4).fit(X, y)
+    scored, best = _check_kept_is_best(clf)
+    assert best is scored[0]
+    initial = scored[0]["params"]
+    assert clf.best_step_ == scored[0]["step"]
+    for key in ("w", "l", "delta"):
+        np.testing.assert_allclose(clf.loss_params_[key], initial[key], rtol=1e-6, atol=1e-7)
+
+
+def test_warmup_end_scores_the_initial_loss(data):
+    X, y = data
+    clf = _fast(max_epochs=5, warmup_fraction=0.4).fit(X, y)
+    first = clf.search_history_[0]
+    assert first["scope"] == "validation_set"
+    assert first["epoch"] == 1  # warm-up = round(0.4 * 5) = 2 epochs: 0 and 1
+    assert all(r["epoch"] >= 2 for r in clf.search_history_ if r["scope"] == "batch")
+
+
+# ------------------------------------------------------------ sample weights
+@pytest.mark.parametrize("search", [None, "l+delta"])
+def test_zero_weight_on_a_class_changes_the_model(data, search):
+    X, y = data
+    plain = _fast(search=search).fit(X, y)
+    weight = np.where(y == 0, 0.0, 1.0)
+    weighted = _fast(search=search).fit(X, y, sample_weight=weight)
+    p_plain, p_weighted = plain.predict_proba(X), weighted.predict_proba(X)
+    assert not np.allclose(p_plain, p_weighted)
+    # Class 0 no longer pulls its own logit up.
+    assert p_weighted[y == 0, 0].mean() < p_plain[y == 0, 0].mean()
+
+
+def test_unit_weights_match_no_weights(data):
+    X, y = data
+    plain = _fast(search=None).fit(X, y).predict_proba(X)
+    ones = _fast(search=None).fit(X, y, sample_weight=np.ones(len(y))).predict_proba(X)
+    np.testing.assert_allclose(plain, ones, rtol=1e-4, atol=1e-5)
+
+
+def test_sample_weight_wrong_length(data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"sample_weight.shape|shape"):
+        _fast().fit(X, y, sample_weight=np.ones(len(y) - 1))
+
+
+def test_inputs_not_modified(data):
+    X, y = data
+    X = X.copy()
+    groups = np.arange(len(y)) % 2
+    weight = np.linspace(0.5, 1.5, len(y))
+    copies = [a.copy() for a in (X, y, weight, groups)]
+    _fast().fit(X, y, sample_weight=weight, sensitive_features=groups)
+    for before, after in zip(copies, (X, y, weight, groups)):
+        np.testing.assert_array_equal(before, after)
+    X32 = X.astype(np.float32)
+    X32_copy = X32.copy()
+    clf = _fast(search=None).fit(X32, y)
+    clf.predict_proba(X32)
+    np.testing.assert_array_equal(X32, X32_copy)
+
+
+# ------------------------------------------------------------ bad input
+def _bad_X(kind, X):
+    X = X.copy()
+    if kind == "nan":
+        X[3, 1] = np.nan
+    elif kind == "inf":
+        X[3, 1] = np.inf
+    elif kind == "1d":
+        X = X[:, 0]
+    elif kind == "3d":
+        X = X[:, :, None]
+    return X
+
+
+@pytest.mark.parametrize("kind, exc, match", [
+    ("nan", ValueError, "NaN"),
+    ("inf", ValueError, "infinity"),
+    ("1d", ValueError, "Expected 2D array"),
+    ("3d", ValueError, "dim 3"),
+])
+def test_bad_X(data, kind, exc, match):
+    X, y = data
+    with pytest.raises(exc, match=match):
+        _fast().fit(_bad_X(kind, X), y)
+
+
+def test_bad_X_at_predict(fitted, data):
+    X, _ = data
+    with pytest.raises(ValueError, match="NaN"):
+        fitted.predict(_bad_X("nan", X))
+    with pytest.raises(ValueError, match="features"):
+        fitted.predict(X[:, :3])
+
+
+def test_one_class_only(data):
+    X, y = data
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        _fast().fit(X, np.zeros(len(y), dtype=int))
+
+
+@pytest.mark.parametrize("labels", [np.array([0, 1, 2]), np.array(["a", "b", "c"])])
+def test_class_with_a_single_sample_when_searching(data, labels):
+    X, y = data
+    y = y.copy()
+    y[y == 2] = 1
+    y[7] = 2
+    y = labels[y]
+    # The message names the class (as the user wrote it) and its count.
+    name = repr(labels[2].item())
+    with pytest.raises(ValueError, match=rf"class {re.escape(name)} has 1 sample"):
+        _fast().fit(X, y)
+    # Without a search there is no split: it trains.
+    _fast(search=None, max_epochs=1).fit(X, y)
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"objective": "f1"}, "objective must be one of"),
+    ({"search": "w"}, "search must be None or one of"),
+    ({"init": "hinge"}, "init must be one of"),
+    ({"init": "ldam"}, "not a member of the parametric family"),
+    ({"init": "focal", "search": "l"}, "not a member of the parametric family"),
+    ({"init": "la", "init_params": {"gamma": 0.3}}, r"does not take \['gamma'\]"),
+    ({"init": "vs", "init_params": {"beta": 1}}, "does not take"),
+    ({"device": "tpu"}, "device must be"),
+    ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes"),
+    ({"max_epochs": 0}, "max_epochs"),
+    ({"hyper_lr": -1.0}, "hyper_lr"),
+    ({"validation_fraction": 1.0}, "validation_fraction"),
+])
+def test_bad_params(data, params, match):
+    X, y = data
+    with pytest.raises(ValueError, match=match):
+        _fast(**params).fit(X, y)
+
+
+def test_init_params_not_a_dict(data):
+    X, y = data
+    with pytest.raises(TypeError, match="init_params must be a dict"):
+        _fast(init_params=[("tau", 1.0)]).fit(X, y)
+
+
+def test_ldam_without_search_is_fine(data):
+    X, y = data
+    _fast(init="ldam", search=None, max_epochs=1).fit(X, y)
+
+
+def test_sensitive_features_wrong_length(data):
+    X, y = data
+    with pytest.raises(ValueError, match=rf"10 entries but X has {len(y)} rows"):
+        _fast(objective="group_balanced").fit(X, y, sensitive_features=np.arange(10) % 2)
+
+
+@pytest.mark.parametrize("objective", ["group_balanced", "worst_group", "deo"])
+def test_group_objective_needs_sensitive_features(data, objective):
+    X, y = data
+    with pytest.raises(ValueError, match="pass sensitive_features"):
+        _fast(objective=objective).fit(X, y)
+
+
+@pytest.mark.skipif(CUDA, reason="CUDA is available here: the error path cannot be hit")
+def test_cuda_requested_without_cuda(data):
+    X, y = data
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        _fast(device="cuda").fit(X, y)
+
+
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
+@pytest.mark.parametrize("search", [None, "l+delta"])
+def test_fit_on_cuda(data, search):
+    X, y = data
+    gpu = _fast(device="cuda", search=search).fit(X, y)
+    cpu = _fast(device="cpu", search=search).fit(X, y)
+    assert torch.device(gpu.net_.device).type == "cuda"
+    assert next(gpu.net_.module_.parameters()).is_cuda
+    pred, proba = gpu.predict(X), gpu.predict_proba(X)
+    assert isinstance(proba, np.ndarray) and proba.shape == (len(y), 3)
+    assert np.allclose(proba.sum(axis=1), 1)
+    # Same seed, same initial weights and batch order: only rounding differs.
+    assert np.mean(pred == cpu.predict(X)) > 0.9
+    assert get_tags(gpu).non_deterministic
+    # A CUDA model pickles and predicts.
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(gpu)).predict(X), pred)
+
+
+# ------------------------------------------------------------ groups
+def _group_data():
+    X, y = _data(n_samples=320, n_classes=2, seed=1)
+    rng = np.random.RandomState(0)
+    groups = np.where(rng.rand(len(y)) < np.where(y == 1, 0.8, 0.3), "water", "land")
+    return X, y, groups
+
+
+@pytest.mark.parametrize("init", ["la", "group_balanced", "group_la"])
+def test_sensitive_features_with_group_objective(init):
+    X, y, groups = _group_data()
+    clf = _fast(objective="group_balanced", init=init, max_epochs=4, hyper_lr=0.1)
+    clf.fit(X, y, sensitive_features=groups)
+    np.testing.assert_array_equal(clf.groups_, ["land", "water"])
+    for key, value in clf.loss_params_.items():
+        assert value.shape == (2, 2), key
+    np.testing.assert_allclose(clf.loss_params_["l"].sum(axis=0), 0.0, atol=1e-5)
+    assert clf.clusters_.shape == (2, 2)
+    for record in clf.search_history_:
+        assert record["params"]["l"].shape == (2, 2)
+    # predict needs X only.
+    assert clf.predict(X).shape == y.shape
+    assert clf.predict_proba(X).shape == (len(y), 2)
+    effective = clf.net_.criterion_.effective_params()
+    for key, value in clf.loss_params_.items():
+        np.testing.assert_allclose(effective[key], value, rtol=1e-6, atol=1e-7)
+
+
+def test_sensitive_features_with_fixed_group_loss():
+    X, y, groups = _group_data()
+    clf = _fast(search=None, init="group_dro", objective="group_balanced", max_epochs=2)
+    clf.fit(X, y, sensitive_features=groups)
+    assert clf.predict(X).shape == y.shape
+
+
+def test_cell_with_a_single_sample_is_named():
+    X, y, groups = _group_data()
+    groups = groups.copy()
+    groups[(y == 0)] = "land"
+    groups[np.flatnonzero(y == 0)[0]] = "water"
+    with pytest.raises(ValueError, match=r"class 0 in group 'water' has 1 sample"):
+        _fast(objective="group_balanced").fit(X, y, sensitive_features=groups)

@@ -38,6 +38,12 @@ def check_counts(counts, *, allow_zero=False, name="counts"):
     return arr
 
 
+def class_counts(counts):
+    """Validated per-class counts; 2-D (class, group) counts are summed over groups."""
+    counts = check_counts(counts)
+    return counts.sum(axis=1) if counts.ndim == 2 else counts
+
+
 def check_reduction(reduction):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}; got {reduction!r}")

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._base import BaseLoss, check_positive, class_priors, reduce_loss
+from ._base import BaseLoss, check_positive, class_counts, class_priors, reduce_loss
 from ._parametric import class_weights
 
 
@@ -12,8 +12,7 @@ class _ClassLoss(BaseLoss):
     """A class-level loss: 2-D (class, group) counts are summed over groups."""
 
     def __init__(self, counts, *, reduction="mean"):
-        counts = np.asarray(counts, dtype=np.float64)
-        super().__init__(counts.sum(axis=1) if counts.ndim == 2 else counts, reduction=reduction)
+        super().__init__(class_counts(counts), reduction=reduction)
 
 
 class LDAMLoss(_ClassLoss):
@@ -119,8 +118,10 @@ class FocalLoss(_ClassLoss):
 
     def forward(self, logits, y, groups=None):
         log_p = F.log_softmax(logits, dim=1).gather(1, y[:, None]).squeeze(1)
-        # (1 - p)^gamma via -expm1(log p): accurate when p is close to 1.
-        focus = (-torch.expm1(log_p)).clamp_min(0) ** self.gamma
+        # (1 - p)^gamma via -expm1(log p): accurate when p is close to 1. The
+        # floor keeps the derivative of x^gamma (gamma < 1) finite at x = 0.
+        tiny = torch.finfo(logits.dtype).tiny
+        focus = (-torch.expm1(log_p)).clamp_min(tiny) ** self.gamma
         return reduce_loss(-self.w.to(logits.dtype)[y] * focus * log_p, self.reduction)
 
 

@@ -84,6 +84,7 @@ class GroupDROLoss(BaseLoss):
     Attributes
     ----------
     q : torch.Tensor of shape (n_classes * n_groups,)
+        ``exp(log_q)``; the buffer ``log_q`` holds the state.
 
     References
     ----------
@@ -104,8 +105,15 @@ class GroupDROLoss(BaseLoss):
     def __init__(self, counts, *, eta_q=0.01):
         super().__init__(counts, reduction="mean")
         self.eta_q = check_positive(eta_q, "eta_q", strict=False)
-        nonempty = (self.counts.reshape(-1) > 0).astype(np.float64)
-        self.register_buffer("q", torch.as_tensor(nonempty / nonempty.sum(), dtype=torch.float32))
+        nonempty = self.counts.reshape(-1) > 0
+        # q is kept as log q: the multiplicative update then cannot underflow
+        # every cell to 0 after large loss gaps. Empty cells have log q = -inf.
+        log_q = np.where(nonempty, -np.log(nonempty.sum()), -np.inf)
+        self.register_buffer("log_q", torch.as_tensor(log_q, dtype=torch.float32))
+
+    @property
+    def q(self):
+        return torch.exp(self.log_q)
 
     def forward(self, logits, y, groups=None):
         self._check_groups(groups)
@@ -113,9 +121,9 @@ class GroupDROLoss(BaseLoss):
         cells, present = cells.reshape(-1), present.reshape(-1)
         if self.training:
             with torch.no_grad():
-                step = torch.where(present, self.eta_q * cells.detach().float(), 0.0)
-                q = self.q * torch.exp(step - step.max())
-                self.q.copy_(q / q.sum())
+                step = torch.where(present, self.eta_q * cells.detach(), 0.0)
+                log_q = self.log_q + step.to(self.log_q.dtype)
+                self.log_q.copy_(log_q - torch.logsumexp(log_q, 0))
         return (self.q.to(cells.dtype) * cells).sum()
 
 

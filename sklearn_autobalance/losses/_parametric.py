@@ -8,6 +8,7 @@ from ._base import (
     BaseLoss,
     balancing_weights,
     check_positive,
+    class_counts,
     class_priors,
     reduce_loss,
 )
@@ -179,8 +180,7 @@ class CrossEntropy(ParametricCrossEntropy):
     """
 
     def __init__(self, counts, *, reduction="mean"):
-        counts = np.asarray(counts, dtype=np.float64)
-        super().__init__(counts.sum(axis=1) if counts.ndim == 2 else counts, reduction=reduction)
+        super().__init__(class_counts(counts), reduction=reduction)
 
 
 class WeightedCrossEntropy(ParametricCrossEntropy):
@@ -213,8 +213,7 @@ class WeightedCrossEntropy(ParametricCrossEntropy):
     """
 
     def __init__(self, counts, *, weighting="inverse", beta=0.9999, reduction="mean"):
-        counts = np.asarray(counts, dtype=np.float64)
-        counts = counts.sum(axis=1) if counts.ndim == 2 else counts
+        counts = class_counts(counts)
         super().__init__(counts, reduction=reduction)
         self.w.copy_(torch.as_tensor(class_weights(self.counts, weighting, beta)))
 
@@ -258,8 +257,7 @@ class LogitAdjustedLoss(ParametricCrossEntropy):
     """
 
     def __init__(self, counts, *, tau=1.0, reduction="mean"):
-        counts = np.asarray(counts, dtype=np.float64)
-        counts = counts.sum(axis=1) if counts.ndim == 2 else counts
+        counts = class_counts(counts)
         tau = check_positive(tau, "tau", strict=False)
         super().__init__(counts, reduction=reduction)
         self.tau = tau
@@ -293,8 +291,7 @@ class CDTLoss(ParametricCrossEntropy):
     """
 
     def __init__(self, counts, *, gamma=0.3, reduction="mean"):
-        counts = np.asarray(counts, dtype=np.float64)
-        counts = counts.sum(axis=1) if counts.ndim == 2 else counts
+        counts = class_counts(counts)
         gamma = check_positive(gamma, "gamma", strict=False)
         super().__init__(counts, reduction=reduction)
         self.gamma = gamma
@@ -328,8 +325,7 @@ class VSLoss(ParametricCrossEntropy):
     """
 
     def __init__(self, counts, *, gamma=0.2, tau=1.0, reduction="mean"):
-        counts = np.asarray(counts, dtype=np.float64)
-        counts = counts.sum(axis=1) if counts.ndim == 2 else counts
+        counts = class_counts(counts)
         gamma = check_positive(gamma, "gamma", strict=False)
         tau = check_positive(tau, "tau", strict=False)
         super().__init__(counts, reduction=reduction)

@@ -1,13 +1,15 @@
 """Learned, imbalance-aware and fairness-seeking losses for scikit-learn.
 
-Estimators: :class:`AutoBalanceClassifier` (AutoBalance, Li et al. 2021).
+Estimators: :class:`AutoBalanceClassifier` (AutoBalance, Li et al. 2021),
+:class:`AnyLossClassifier` (AnyLoss, Han et al. 2024).
 Submodules: :mod:`sklearn_autobalance.losses`, :mod:`sklearn_autobalance.metrics`,
 :mod:`sklearn_autobalance.datasets`.
 """
 
+from ._anyloss import AnyLossClassifier
 from ._autobalance import AutoBalanceClassifier
 from ._network import MLP
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["AutoBalanceClassifier", "MLP", "__version__"]
+__all__ = ["AnyLossClassifier", "AutoBalanceClassifier", "MLP", "__version__"]

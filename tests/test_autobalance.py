@@ -373,8 +373,11 @@ def test_cluster_dictionary_learns_one_value_per_cluster(data):
 
 def _check_kept_is_best(clf):
     scored = [r for r in clf.search_history_ if r["scope"] == "validation_set"]
-    objectives = [r["validation_objective"] for r in scored]
-    best = scored[int(np.argmin(objectives))]
+    # Selection key: the selection metric (0-1 error) first, then the objective;
+    # the first of equal keys is kept.
+    keys = [(r.get("validation_selection", r["validation_objective"]), r["validation_objective"])
+            for r in scored]
+    best = scored[min(range(len(keys)), key=keys.__getitem__)]
     assert clf.best_step_ == best["step"]
     for key in ("w", "l", "delta"):
         np.testing.assert_allclose(clf.loss_params_[key], best["params"][key],
@@ -407,21 +410,33 @@ def test_search_selection_follows_the_validation_scores(data, monkeypatch):
 
     scores = iter([3.0, 1.0, 2.0, 5.0])
     monkeypatch.setattr(_search.LossSearch, "evaluate",
-                        lambda self, net: torch.tensor(next(scores)))
+                        lambda self, net: (next(scores), None))
     X, y = data
-    clf = _fast(hyper_lr=0.5, max_epochs=5, warmup_fraction=0.4).fit(X, y)
+    clf = _fast(hyper_lr=0.5, max_epochs=5, warmup_fraction=0.4,
+                selection="objective").fit(X, y)
     scored, best = _check_kept_is_best(clf)
     assert [r["validation_objective"] for r in scored] == [3.0, 1.0, 2.0, 5.0]
     assert best is scored[1]
     assert not np.allclose(scored[1]["params"]["l"], scored[-1]["params"]["l"])
 
 
+def test_search_selection_uses_the_error_then_the_objective(data, monkeypatch):
+    from sklearn_autobalance import _search
+
+    scores = iter([(3.0, 0.2), (1.0, 0.3), (2.0, 0.1), (5.0, 0.1)])
+    monkeypatch.setattr(_search.LossSearch, "evaluate", lambda self, net: next(scores))
+    X, y = data
+    clf = _fast(hyper_lr=0.5, max_epochs=5, warmup_fraction=0.4).fit(X, y)
+    scored, best = _check_kept_is_best(clf)
+    assert [r["validation_selection"] for r in scored] == [0.2, 0.3, 0.1, 0.1]
+    assert best is scored[2]  # lowest error; its tie with the last broken by the objective
+
+
 def test_search_keeps_the_initial_loss_when_nothing_improves(data, monkeypatch):
     from sklearn_autobalance import _search
 
-    scores = iter([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
-    monkeypatch.setattr(_search.LossSearch, "evaluate",
-                        lambda self, net: torch.tensor(next(scores)))
+    scores = iter([(1.0, 0.1), (2.0, 0.2), (3.0, 0.1), (4.0, 0.3), (5.0, 0.5), (6.0, 0.1)])
+    monkeypatch.setattr(_search.LossSearch, "evaluate", lambda self, net: next(scores))
     X, y = data
     clf = _fast(hyper_lr=0.5, max_epochs=5, warmup_fraction=0.4).fit(X, y)
     scored, best = _check_kept_is_best(clf)

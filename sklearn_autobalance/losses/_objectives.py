@@ -42,7 +42,29 @@ def deo_objective(logits, y, groups, n_classes, n_groups, fairness_weight=0.9):
     return (1.0 - fairness_weight) * ce + fairness_weight * deo_gap(cells, present)
 
 
-def make_objective(name, n_classes, n_groups=None, *, fairness_weight=0.9, temperature=0.1):
+def _error_objective(name, n_classes, n_groups, fairness_weight):
+    """The 0-1 counterpart of objective ``name`` (balanced error, cell errors, DEO)."""
+
+    def objective(logits, y, groups=None):
+        errors = (logits.argmax(dim=1) != y).to(logits.dtype)
+        if name == "accuracy":
+            return errors.mean()
+        if name == "balanced":
+            means, present = cell_means(errors, y, n_classes)
+            return (means * present).sum() / present.sum()
+        means, present = cell_means(errors, y * n_groups + groups, n_classes * n_groups)
+        if name == "group_balanced":
+            return (means * present).sum() / present.sum()
+        if name == "worst_group":
+            return torch.where(present, means, 0.0).max()
+        gap = deo_gap(means.view(n_classes, n_groups), present.view(n_classes, n_groups))
+        return (1.0 - fairness_weight) * errors.mean() + fairness_weight * gap
+
+    return objective
+
+
+def make_objective(name, n_classes, n_groups=None, *, fairness_weight=0.9, temperature=0.1,
+                   kind="smooth"):
     """The objective ``name`` as a function ``(logits, y, groups) -> scalar``.
 
     Parameters
@@ -55,10 +77,23 @@ def make_objective(name, n_classes, n_groups=None, *, fairness_weight=0.9, tempe
         Required by the group objectives.
     fairness_weight : float in [0, 1], default=0.9
     temperature : float > 0, default=0.1
+    kind : {"smooth", "error"}, default="smooth"
+        "smooth": the differentiable proxy above (cross-entropy based);
+        "error": its 0-1 counterpart (balanced error, error, mean / max cell
+        error, error blended with the DEO of cell errors), not differentiable.
 
     Returns
     -------
     objective : callable
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_autobalance.losses import make_objective
+    >>> bal_err = make_objective("balanced", 2, kind="error")
+    >>> logits = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    >>> bal_err(logits, torch.tensor([0, 0, 1, 1])).item()
+    0.25
     """
     if name not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}; got {name!r}")
@@ -66,6 +101,11 @@ def make_objective(name, n_classes, n_groups=None, *, fairness_weight=0.9, tempe
         raise ValueError(
             f"objective={name!r} is a group objective: pass sensitive_features to fit"
         )
+    if kind not in ("smooth", "error"):
+        raise ValueError(f"kind must be 'smooth' or 'error'; got {kind!r}")
+    fairness_weight = check_positive(fairness_weight, "fairness_weight", strict=False, upper=1.0)
+    if kind == "error":
+        return _error_objective(name, n_classes, n_groups, fairness_weight)
     if name == "accuracy":
         return lambda logits, y, groups=None: F.cross_entropy(logits, y)
     if name == "balanced":
@@ -77,9 +117,5 @@ def make_objective(name, n_classes, n_groups=None, *, fairness_weight=0.9, tempe
         temperature = check_positive(temperature, "temperature")
         return lambda logits, y, groups: worst_group_cross_entropy(
             logits, y, groups, n_classes, n_groups, temperature)
-    fairness_weight = check_positive(fairness_weight, "fairness_weight", strict=False, upper=1.0)
     return lambda logits, y, groups: deo_objective(
         logits, y, groups, n_classes, n_groups, fairness_weight)
-
-
-

@@ -22,22 +22,10 @@ import sklearn_autobalance._anyloss as anyloss_module
 from sklearn_autobalance import AnyLossClassifier, AutoBalanceClassifier
 from sklearn_autobalance.losses import AnyLoss
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny networks on shared cores: torch's intra-op threads only add
-    # synchronisation cost. Restored afterwards.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _fast(**kwargs):
     params = dict(hidden_layer_sizes=(8,), max_epochs=3, batch_size=64, lr=1e-2, random_state=0)
     params.update(kwargs)
     return AnyLossClassifier(**params)
-
 
 def _data(n_samples=240, n_classes=2, seed=0, weights=None, class_sep=1.5):
     weights = weights or {2: [0.8, 0.2], 3: [0.6, 0.3, 0.1]}[n_classes]
@@ -46,11 +34,9 @@ def _data(n_samples=240, n_classes=2, seed=0, weights=None, class_sep=1.5):
         n_classes=n_classes, n_clusters_per_class=1, weights=weights, class_sep=class_sep,
         random_state=seed)
 
-
 @pytest.fixture(scope="module")
 def data():
     return _data()
-
 
 # ------------------------------------------------------------ estimator checks
 EXPECTED_FAILED = {
@@ -65,7 +51,6 @@ EXPECTED_FAILED = {
         "level, the check's tolerance"),
 }
 
-
 # 10 epochs of batches of 64: check_classifiers_train asks for > 83% training
 # accuracy on its 3-class blobs, which 3-4 epochs of batch 256 do not reach.
 @parametrize_with_checks(
@@ -76,11 +61,9 @@ EXPECTED_FAILED = {
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
-
 def test_docstring_example():
     result = doctest.testmod(anyloss_module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
-
 
 # ------------------------------------------------------------ meta-estimators
 def test_pipeline_and_attributes(data):
@@ -94,7 +77,6 @@ def test_pipeline_and_attributes(data):
     assert isinstance(clf.criterion_, AnyLoss) and clf.criterion_.metric == "f1"
     assert len(clf.net_.history) == 5
 
-
 def test_grid_search(data):
     X, y = data
     grid = GridSearchCV(_fast(max_epochs=2), {"metric": ["f1", "gmean"], "amplifier": [10.0, 73.0]},
@@ -102,7 +84,6 @@ def test_grid_search(data):
     grid.fit(X, y)
     assert len(grid.cv_results_["params"]) == 4
     assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
-
 
 def test_clone_and_pickle_round_trip(data):
     X, y = data
@@ -113,7 +94,6 @@ def test_clone_and_pickle_round_trip(data):
     np.testing.assert_array_equal(restored.predict(X), clf.predict(X))
     assert restored.criterion_.beta == 2.0
 
-
 def test_same_seed_same_predictions(data):
     X, y = data
     a = _fast(random_state=3).fit(X, y).predict_proba(X)
@@ -122,14 +102,12 @@ def test_same_seed_same_predictions(data):
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
 
-
 def test_string_labels_positive_class_is_second(data):
     X, y = data
     names = np.array(["no", "yes"])
     clf = _fast().fit(X, names[y])
     np.testing.assert_array_equal(clf.classes_, names)
     np.testing.assert_array_equal(clf.predict(X), names[_fast().fit(X, y).predict(X)])
-
 
 @pytest.mark.parametrize("average", ["macro", "micro"])
 def test_multiclass_fit(average):
@@ -138,7 +116,6 @@ def test_multiclass_fit(average):
     assert clf.predict_proba(X).shape == (len(y), 3)
     assert clf.criterion_.n_classes == 3 and clf.criterion_.average == average
     assert f1_score(y, clf.predict(X), average="macro") > 0.4
-
 
 def test_callable_metric_fit(data):
     X, y = data
@@ -150,7 +127,6 @@ def test_callable_metric_fit(data):
     assert clf.criterion_.metric_fn is recall
     # Maximising recall alone drives the network towards predicting positive.
     assert clf.predict(X).mean() > y.mean()
-
 
 # ------------------------------------------------------------ warm start
 def test_pretrain_epochs_are_plain_cross_entropy(data):
@@ -169,14 +145,12 @@ def test_pretrain_epochs_are_plain_cross_entropy(data):
     assert all(0.0 <= v <= 1.0 for v in history[2:, "train_loss"])
     assert not np.allclose(clf.predict_proba(X), ce.predict_proba(X))
 
-
 # ------------------------------------------------------------ sample weights
 def test_unit_weights_change_nothing(data):
     X, y = data
     a = _fast(pretrain_epochs=1).fit(X, y).predict_proba(X)
     b = _fast(pretrain_epochs=1).fit(X, y, sample_weight=np.ones(len(y))).predict_proba(X)
     np.testing.assert_array_equal(a, b)
-
 
 def test_full_batch_weights_equal_repeated_samples():
     X, y = _data(n_samples=60, seed=1)
@@ -187,25 +161,21 @@ def test_full_batch_weights_equal_repeated_samples():
     repeated = _fast(**kw).fit(X[rep], y[rep]).predict_proba(X)
     np.testing.assert_allclose(weighted, repeated, atol=1e-5)
 
-
 def test_weights_steer_the_model(data):
     X, y = data
     plain = _fast(max_epochs=4).fit(X, y).predict(X).mean()
     heavy = _fast(max_epochs=4).fit(X, y, sample_weight=np.where(y == 1, 1.0, 20.0))
     assert heavy.predict(X).mean() < plain
 
-
 def test_zero_weights_rejected(data):
     X, y = data
     with pytest.raises(ValueError, match="non-zero|positive sum"):
         _fast().fit(X, y, sample_weight=np.zeros(len(y)))
 
-
 def test_no_sensitive_features(data):
     X, y = data
     with pytest.raises(TypeError):
         _fast().fit(X, y, sensitive_features=np.zeros(len(y)))
-
 
 # ------------------------------------------------------------ errors
 @pytest.mark.parametrize("params, match", [
@@ -224,7 +194,6 @@ def test_bad_parameters(data, params, match):
     X, y = data
     with pytest.raises(ValueError, match=match):
         _fast(**params).fit(X, y)
-
 
 # ------------------------------------------------------------ the point of it
 @pytest.mark.parametrize("seed", [0, 1, 2])

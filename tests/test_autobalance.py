@@ -28,23 +28,11 @@ FIXED_LOSSES = ("ce", "balanced", "la", "cdt", "vs", "ldam", "gla", "gca", "foca
 PARAMETRIC = ("ce", "balanced", "la", "cdt", "vs")
 SEARCHES = ("tau", "l", "delta", "l+delta", "w+l+delta")
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny networks on 2 shared cores: torch's intra-op threads only add
-    # synchronisation cost. Restored afterwards.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _fast(**kwargs):
     params = dict(hidden_layer_sizes=(8,), max_epochs=3, batch_size=64, lr=1e-2,
                   random_state=0)
     params.update(kwargs)
     return AutoBalanceClassifier(**params)
-
 
 def _data(n_samples=240, n_classes=3, seed=0):
     weights = {2: [0.75, 0.25], 3: [0.6, 0.3, 0.1]}[n_classes]
@@ -53,18 +41,15 @@ def _data(n_samples=240, n_classes=3, seed=0):
         n_classes=n_classes, n_clusters_per_class=1, weights=weights, class_sep=1.5,
         random_state=seed)
 
-
 @pytest.fixture(scope="module")
 def data():
     return _data()
-
 
 @pytest.fixture(scope="module")
 def fitted(data):
     """One fitted searching classifier, shared by read-only tests."""
     X, y = data
     return _fast(max_epochs=4, hyper_lr=0.1).fit(X, y)
-
 
 # ------------------------------------------------------------ estimator checks
 EXPECTED_FAILED = {
@@ -78,7 +63,6 @@ EXPECTED_FAILED = {
         "level, the check's tolerance; observed with 2-3 epochs"),
 }
 
-
 @parametrize_with_checks(
     [AutoBalanceClassifier(hidden_layer_sizes=(16,), max_epochs=4, lr=1e-2, random_state=0,
                            search=None),
@@ -87,7 +71,6 @@ EXPECTED_FAILED = {
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
-
 
 def test_unfitted_predict_raises_not_fitted_error(data):
     # check_estimators_unfitted asks for NotFittedError from every method.
@@ -99,7 +82,6 @@ def test_unfitted_predict_raises_not_fitted_error(data):
         with pytest.raises(NotFittedError):
             getattr(clf, method)(X)
 
-
 # ------------------------------------------------------------ meta-estimators
 def test_pipeline(data):
     X, y = data
@@ -108,7 +90,6 @@ def test_pipeline(data):
     assert pipe.predict(X * 100 + 7).shape == y.shape
     assert pipe.score(X * 100 + 7, y) > 0.5
     assert pipe.predict_proba(X[:5] * 100 + 7).shape == (5, 3)
-
 
 def test_grid_search_parallel(data):
     X, y = data
@@ -119,14 +100,12 @@ def test_grid_search_parallel(data):
     assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
     assert grid.best_estimator_.predict(X).shape == y.shape
 
-
 def test_clone(fitted):
     clone_ = clone(fitted)
     assert clone_.get_params() == fitted.get_params()
     assert not hasattr(clone_, "net_") and not hasattr(clone_, "classes_")
     other = clone(_fast(search="w+l+delta", init="vs", init_params={"gamma": 0.1}))
     assert other.init_params == {"gamma": 0.1} and other.search == "w+l+delta"
-
 
 def test_pickle_round_trip(fitted, data):
     X, _ = data
@@ -136,7 +115,6 @@ def test_pickle_round_trip(fitted, data):
     for key, value in fitted.loss_params_.items():
         np.testing.assert_array_equal(restored.loss_params_[key], value)
 
-
 def test_joblib_round_trip(fitted, data, tmp_path):
     X, _ = data
     path = tmp_path / "clf.joblib"
@@ -145,12 +123,10 @@ def test_joblib_round_trip(fitted, data, tmp_path):
     np.testing.assert_array_equal(restored.predict_proba(X), fitted.predict_proba(X))
     np.testing.assert_array_equal(restored.decision_function(X), fitted.decision_function(X))
 
-
 def test_deepcopy_of_fitted(fitted, data):
     X, _ = data
     np.testing.assert_array_equal(copy.deepcopy(fitted).predict_proba(X),
                                   fitted.predict_proba(X))
-
 
 # ------------------------------------------------------------ reproducibility
 @pytest.mark.parametrize("search", [None, "l+delta"])
@@ -162,13 +138,11 @@ def test_same_seed_same_model(data, search):
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
 
-
 def test_random_state_instance_is_accepted(data):
     X, y = data
     a = _fast(random_state=np.random.RandomState(5)).fit(X, y).predict_proba(X)
     b = _fast(random_state=np.random.RandomState(5)).fit(X, y).predict_proba(X)
     np.testing.assert_array_equal(a, b)
-
 
 @pytest.mark.parametrize("random_state", [0, None])
 def test_global_torch_rng_untouched(data, random_state):
@@ -181,7 +155,6 @@ def test_global_torch_rng_untouched(data, random_state):
     torch.manual_seed(123)
     np.testing.assert_array_equal(torch.rand(3).numpy(), expected.numpy())
 
-
 def test_string_labels(data):
     X, y = data
     names = np.array(["cat", "dog", "eel"])
@@ -193,14 +166,12 @@ def test_string_labels(data):
     ints = _fast().fit(X, y)
     np.testing.assert_array_equal(pred, names[ints.predict(X)])
 
-
 def test_binary():
     X, y = _data(n_classes=2)
     clf = _fast().fit(X, y)
     assert clf.decision_function(X).shape == (len(y),)
     assert clf.predict_proba(X).shape == (len(y), 2)
     np.testing.assert_array_equal(clf.predict(X), (clf.decision_function(X) > 0).astype(int))
-
 
 # ------------------------------------------------------------ verbosity
 def test_verbose_prints_phases(data, capsys):
@@ -213,13 +184,11 @@ def test_verbose_prints_phases(data, capsys):
     assert len(re.findall(r"^\s+3\s", out, flags=re.M)) == 2, out
     assert "validation objective" in out
 
-
 def test_verbose_fixed_loss_prints_training(data, capsys):
     X, y = data
     _fast(verbose=1, search=None).fit(X, y)
     out = capsys.readouterr().out
     assert "'la'" in out and "train" in out
-
 
 @pytest.mark.parametrize("search", [None, "l+delta"])
 def test_quiet_by_default(data, capsys, search):
@@ -228,7 +197,6 @@ def test_quiet_by_default(data, capsys, search):
     clf.predict(X)
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
-
 
 # ------------------------------------------------------------ fitted attributes
 def test_fitted_attributes(fitted, data):
@@ -266,7 +234,6 @@ def test_fitted_attributes(fitted, data):
     assert fitted.net_.module_ is not None
     assert fitted.predict_proba(X).sum(axis=1) == pytest.approx(np.ones(len(X)))
 
-
 def test_learned_loss_used_at_retrain(fitted):
     criterion = fitted.net_.criterion_
     assert isinstance(criterion, ParametricCrossEntropy)
@@ -275,7 +242,6 @@ def test_learned_loss_used_at_retrain(fitted):
         np.testing.assert_allclose(effective[key], value, rtol=1e-6, atol=1e-7)
     # The retrain is on all the data: the net saw every sample each epoch.
     assert fitted.net_.history[-1]["batches"]
-
 
 @pytest.mark.parametrize("init", FIXED_LOSSES)
 def test_fixed_losses_train_and_predict(data, init):
@@ -293,7 +259,6 @@ def test_fixed_losses_train_and_predict(data, init):
     else:
         assert isinstance(clf.loss_params_, dict)
 
-
 def test_fixed_la_loss_params(data):
     X, y = data
     clf = _fast(search=None, init="la", init_params={"tau": 2.0}, max_epochs=2).fit(X, y)
@@ -302,7 +267,6 @@ def test_fixed_la_loss_params(data):
                                rtol=1e-5)
     np.testing.assert_allclose(clf.loss_params_["w"], 1.0)
     np.testing.assert_allclose(clf.loss_params_["delta"], 1.0)
-
 
 def test_refit_false_keeps_search_net(data):
     X, y = data
@@ -318,17 +282,14 @@ def test_refit_false_keeps_search_net(data):
     for key in ("w", "l", "delta"):
         np.testing.assert_array_equal(clf.loss_params_[key], refit.loss_params_[key])
 
-
 def _untouched(fitted, name):
     """Search parts that were not searched keep the initial value (first record)."""
     initial = fitted.search_history_[0]["params"][name]
     np.testing.assert_allclose(fitted.loss_params_[name], initial, rtol=1e-6, atol=1e-7)
 
-
 def _moved(fitted, name):
     initial = fitted.search_history_[0]["params"][name]
     assert not np.allclose(fitted.loss_params_[name], initial, rtol=1e-4, atol=1e-5), name
-
 
 @pytest.mark.parametrize("search", SEARCHES)
 def test_each_search_space(data, search):
@@ -361,7 +322,6 @@ def test_each_search_space(data, search):
         assert np.all(last["w"] > 0)
         assert float(prior @ last["w"]) == pytest.approx(1.0, abs=0.02)
 
-
 def test_cluster_dictionary_learns_one_value_per_cluster(data):
     X, y = data
     clf = _fast(search="l", dictionary="clusters", hyper_lr=0.5, max_epochs=4).fit(X, y)
@@ -369,7 +329,6 @@ def test_cluster_dictionary_learns_one_value_per_cluster(data):
     ratio = last / first
     # Free per-cluster values: no longer a multiple of the log-prior.
     assert not np.allclose(ratio, ratio[0], rtol=1e-3)
-
 
 def _check_kept_is_best(clf):
     scored = [r for r in clf.search_history_ if r["scope"] == "validation_set"]
@@ -387,7 +346,6 @@ def _check_kept_is_best(clf):
         np.testing.assert_allclose(effective[key], best["params"][key], rtol=1e-6, atol=1e-7)
     return scored, best
 
-
 def test_search_keeps_the_best_validation_alpha(data):
     X, y = data
     # A huge hyper step with a fast network: the loss jumps far, the network
@@ -402,7 +360,6 @@ def test_search_keeps_the_best_validation_alpha(data):
     assert np.abs(scored[-1]["params"]["l"] - best["params"]["l"]).max() > 1.0
     # The first scored record is the initial loss at the end of the warm-up.
     assert scored[0]["step"] == min(r["step"] for r in clf.search_history_)
-
 
 def test_search_selection_follows_the_validation_scores(data, monkeypatch):
     # Deterministic version: the whole-validation-set scores are dictated.
@@ -419,7 +376,6 @@ def test_search_selection_follows_the_validation_scores(data, monkeypatch):
     assert best is scored[1]
     assert not np.allclose(scored[1]["params"]["l"], scored[-1]["params"]["l"])
 
-
 def test_search_selection_uses_the_error_then_the_objective(data, monkeypatch):
     from sklearn_autobalance import _search
 
@@ -430,7 +386,6 @@ def test_search_selection_uses_the_error_then_the_objective(data, monkeypatch):
     scored, best = _check_kept_is_best(clf)
     assert [r["validation_selection"] for r in scored] == [0.2, 0.3, 0.1, 0.1]
     assert best is scored[2]  # lowest error; its tie with the last broken by the objective
-
 
 def test_search_keeps_the_initial_loss_when_nothing_improves(data, monkeypatch):
     from sklearn_autobalance import _search
@@ -446,7 +401,6 @@ def test_search_keeps_the_initial_loss_when_nothing_improves(data, monkeypatch):
     for key in ("w", "l", "delta"):
         np.testing.assert_allclose(clf.loss_params_[key], initial[key], rtol=1e-6, atol=1e-7)
 
-
 def test_warmup_end_scores_the_initial_loss(data):
     X, y = data
     clf = _fast(max_epochs=5, warmup_fraction=0.4).fit(X, y)
@@ -454,7 +408,6 @@ def test_warmup_end_scores_the_initial_loss(data):
     assert first["scope"] == "validation_set"
     assert first["epoch"] == 1  # warm-up = round(0.4 * 5) = 2 epochs: 0 and 1
     assert all(r["epoch"] >= 2 for r in clf.search_history_ if r["scope"] == "batch")
-
 
 # ------------------------------------------------------------ sample weights
 @pytest.mark.parametrize("search", [None, "l+delta"])
@@ -468,19 +421,16 @@ def test_zero_weight_on_a_class_changes_the_model(data, search):
     # Class 0 no longer pulls its own logit up.
     assert p_weighted[y == 0, 0].mean() < p_plain[y == 0, 0].mean()
 
-
 def test_unit_weights_match_no_weights(data):
     X, y = data
     plain = _fast(search=None).fit(X, y).predict_proba(X)
     ones = _fast(search=None).fit(X, y, sample_weight=np.ones(len(y))).predict_proba(X)
     np.testing.assert_allclose(plain, ones, rtol=1e-4, atol=1e-5)
 
-
 def test_sample_weight_wrong_length(data):
     X, y = data
     with pytest.raises(ValueError, match=r"sample_weight.shape|shape"):
         _fast().fit(X, y, sample_weight=np.ones(len(y) - 1))
-
 
 def test_inputs_not_modified(data):
     X, y = data
@@ -497,7 +447,6 @@ def test_inputs_not_modified(data):
     clf.predict_proba(X32)
     np.testing.assert_array_equal(X32, X32_copy)
 
-
 # ------------------------------------------------------------ bad input
 def _bad_X(kind, X):
     X = X.copy()
@@ -511,7 +460,6 @@ def _bad_X(kind, X):
         X = X[:, :, None]
     return X
 
-
 @pytest.mark.parametrize("kind, exc, match", [
     ("nan", ValueError, "NaN"),
     ("inf", ValueError, "infinity"),
@@ -523,7 +471,6 @@ def test_bad_X(data, kind, exc, match):
     with pytest.raises(exc, match=match):
         _fast().fit(_bad_X(kind, X), y)
 
-
 def test_bad_X_at_predict(fitted, data):
     X, _ = data
     with pytest.raises(ValueError, match="NaN"):
@@ -531,12 +478,10 @@ def test_bad_X_at_predict(fitted, data):
     with pytest.raises(ValueError, match="features"):
         fitted.predict(X[:, :3])
 
-
 def test_one_class_only(data):
     X, y = data
     with pytest.raises(ValueError, match="at least 2 classes"):
         _fast().fit(X, np.zeros(len(y), dtype=int))
-
 
 @pytest.mark.parametrize("labels", [np.array([0, 1, 2]), np.array(["a", "b", "c"])])
 def test_class_with_a_single_sample_when_searching(data, labels):
@@ -551,7 +496,6 @@ def test_class_with_a_single_sample_when_searching(data, labels):
         _fast().fit(X, y)
     # Without a search there is no split: it trains.
     _fast(search=None, max_epochs=1).fit(X, y)
-
 
 @pytest.mark.parametrize("params, match", [
     ({"objective": "f1"}, "objective must be one of"),
@@ -572,23 +516,19 @@ def test_bad_params(data, params, match):
     with pytest.raises(ValueError, match=match):
         _fast(**params).fit(X, y)
 
-
 def test_init_params_not_a_dict(data):
     X, y = data
     with pytest.raises(TypeError, match="init_params must be a dict"):
         _fast(init_params=[("tau", 1.0)]).fit(X, y)
 
-
 def test_ldam_without_search_is_fine(data):
     X, y = data
     _fast(init="ldam", search=None, max_epochs=1).fit(X, y)
-
 
 def test_sensitive_features_wrong_length(data):
     X, y = data
     with pytest.raises(ValueError, match=rf"10 entries but X has {len(y)} rows"):
         _fast(objective="group_balanced").fit(X, y, sensitive_features=np.arange(10) % 2)
-
 
 @pytest.mark.parametrize("objective", ["group_balanced", "worst_group", "deo"])
 def test_group_objective_needs_sensitive_features(data, objective):
@@ -596,13 +536,11 @@ def test_group_objective_needs_sensitive_features(data, objective):
     with pytest.raises(ValueError, match="pass sensitive_features"):
         _fast(objective=objective).fit(X, y)
 
-
 @pytest.mark.skipif(CUDA, reason="CUDA is available here: the error path cannot be hit")
 def test_cuda_requested_without_cuda(data):
     X, y = data
     with pytest.raises(ValueError, match="CUDA is not available"):
         _fast(device="cuda").fit(X, y)
-
 
 @pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
 @pytest.mark.parametrize("search", [None, "l+delta"])
@@ -621,14 +559,12 @@ def test_fit_on_cuda(data, search):
     # A CUDA model pickles and predicts.
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(gpu)).predict(X), pred)
 
-
 # ------------------------------------------------------------ groups
 def _group_data():
     X, y = _data(n_samples=320, n_classes=2, seed=1)
     rng = np.random.RandomState(0)
     groups = np.where(rng.rand(len(y)) < np.where(y == 1, 0.8, 0.3), "water", "land")
     return X, y, groups
-
 
 @pytest.mark.parametrize("init", ["la", "group_balanced", "group_la"])
 def test_sensitive_features_with_group_objective(init):
@@ -649,13 +585,11 @@ def test_sensitive_features_with_group_objective(init):
     for key, value in clf.loss_params_.items():
         np.testing.assert_allclose(effective[key], value, rtol=1e-6, atol=1e-7)
 
-
 def test_sensitive_features_with_fixed_group_loss():
     X, y, groups = _group_data()
     clf = _fast(search=None, init="group_dro", objective="group_balanced", max_epochs=2)
     clf.fit(X, y, sensitive_features=groups)
     assert clf.predict(X).shape == y.shape
-
 
 def test_cell_with_a_single_sample_is_named():
     X, y, groups = _group_data()

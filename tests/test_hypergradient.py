@@ -19,7 +19,6 @@ N_FEATURES, N_CLASSES, REG = 4, 3, 0.02
 SCALES = np.array([3.0, 1.0, 0.5, 0.3])  # uneven curvature: a few Neumann terms are not enough
 DTYPE = torch.float64
 
-
 def _data(n, seed):
     rng = np.random.RandomState(seed)
     y = rng.choice(N_CLASSES, size=n, p=[0.6, 0.3, 0.1])
@@ -27,27 +26,14 @@ def _data(n, seed):
     X = (centres[y] + rng.randn(n, N_FEATURES)) * SCALES
     return torch.as_tensor(X, dtype=DTYPE), torch.as_tensor(y)
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny tensors: with threads competing for 2 shared cores, torch's
-    # intra-op thread pool makes each op ~50x slower. Restored afterwards.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 X_TRAIN, Y_TRAIN = _data(150, 1)
 X_VAL, Y_VAL = _data(90, 2)
 N_PARAMS = N_FEATURES * N_CLASSES + N_CLASSES
-
 
 def _unflatten(theta):
     W = theta[: N_FEATURES * N_CLASSES].view(N_FEATURES, N_CLASSES)
     b = theta[N_FEATURES * N_CLASSES:]
     return W, b
-
 
 def _train_loss(theta, l, delta, w=None):
     W, b = _unflatten(theta)
@@ -56,11 +42,9 @@ def _train_loss(theta, l, delta, w=None):
     ce = parametric_cross_entropy(logits, Y_TRAIN, w, l, delta)
     return ce + 0.5 * REG * (theta * theta).sum()
 
-
 def _val_loss(theta):
     W, b = _unflatten(theta)
     return balanced_cross_entropy(X_VAL @ W + b, Y_VAL, N_CLASSES)
-
 
 def _optimum(l, delta, theta=None):
     """theta* by Newton's method with the exact Hessian and backtracking (a convex problem)."""
@@ -78,7 +62,6 @@ def _optimum(l, delta, theta=None):
         theta = theta - t * step
     raise AssertionError(f"Newton did not converge: |grad| = {float(grad.norm())}")
 
-
 @pytest.fixture(scope="module")
 def problem():
     # A point away from the consistent init, so that every coordinate matters.
@@ -90,7 +73,6 @@ def problem():
     assert eigenvalues.min() >= REG * 0.999  # positive definite
     return {"l": l, "delta": delta, "theta": theta, "hess": hess,
             "lambda_max": float(eigenvalues.max()), "lambda_min": float(eigenvalues.min())}
-
 
 def _exact_hypergradient(problem, damping=0.0):
     """-d^2 L_T / (d alpha d theta) (H + damping I)^{-1} grad_theta L_V, explicit Hessian."""
@@ -106,7 +88,6 @@ def _exact_hypergradient(problem, damping=0.0):
     jl, jd = torch.autograd.functional.jacobian(grad_theta, (l, delta))  # (P, K) each
     return torch.cat([-(jl.T @ p), -(jd.T @ p)])
 
-
 def _finite_difference_hypergradient(problem, eps=1e-4):
     """Central differences of L_V(theta*(alpha)), re-optimising theta for each alpha."""
     alpha = torch.cat([problem["l"], problem["delta"]])
@@ -121,7 +102,6 @@ def _finite_difference_hypergradient(problem, eps=1e-4):
         out[i] = (values[0] - values[1]) / (2 * eps)
     return out
 
-
 def _package_hypergradient(problem, **kwargs):
     theta = problem["theta"].clone()
     W, b = (t.clone().requires_grad_(True) for t in _unflatten(theta))
@@ -134,10 +114,8 @@ def _package_hypergradient(problem, **kwargs):
     assert [g.shape for g in grads] == [l.shape, delta.shape]
     return torch.cat([g.reshape(-1) for g in grads]).detach()
 
-
 def _cosine(a, b):
     return float(torch.dot(a, b) / (a.norm() * b.norm()))
-
 
 def test_exact_references_agree(references):
     # The explicit-Hessian formula and re-optimised finite differences are two
@@ -148,11 +126,9 @@ def test_exact_references_agree(references):
     # l is centred inside the loss: its hyper-gradient sums to zero.
     assert abs(float(exact[:N_CLASSES].sum())) < 1e-8
 
-
 @pytest.fixture(scope="module")
 def references(problem):
     return _exact_hypergradient(problem), _finite_difference_hypergradient(problem)
-
 
 def test_implicit_hypergradient_matches_exact(problem, references):
     torch.manual_seed(0)
@@ -161,7 +137,6 @@ def test_implicit_hypergradient_matches_exact(problem, references):
     assert _cosine(approx, exact) >= 0.999
     assert _cosine(approx, fd) >= 0.99
     np.testing.assert_allclose(approx.numpy(), exact.numpy(), rtol=1e-3, atol=1e-6)
-
 
 def test_implicit_hypergradient_converges_with_neumann_steps(problem, references):
     exact, _ = references
@@ -178,7 +153,6 @@ def test_implicit_hypergradient_converges_with_neumann_steps(problem, references
     assert all(a < b for a, b in zip(cosines, cosines[1:])), cosines
     assert cosines[-1] >= 0.999 and errors[-1] < 1e-3
 
-
 def test_implicit_hypergradient_with_damping_and_fixed_step(problem):
     damping = 0.3
     exact = _exact_hypergradient(problem, damping=damping)
@@ -189,7 +163,6 @@ def test_implicit_hypergradient_with_damping_and_fixed_step(problem):
     undamped = _exact_hypergradient(problem)
     assert float((exact - undamped).norm()) > 1e-3 * float(undamped.norm())
 
-
 def test_implicit_hypergradient_unused_hparam_gets_zero(problem):
     theta = problem["theta"].clone().requires_grad_(True)
     l = problem["l"].clone().requires_grad_(True)
@@ -199,7 +172,6 @@ def test_implicit_hypergradient_unused_hparam_gets_zero(problem):
                                    [l, unused], neumann_steps=3)
     assert torch.equal(grads[1], torch.zeros(2, dtype=DTYPE))
     assert grads[0].shape == l.shape and torch.all(torch.isfinite(grads[0]))
-
 
 def test_estimate_curvature_matches_largest_eigenvalue(problem):
     theta = problem["theta"].clone().requires_grad_(True)
@@ -214,7 +186,6 @@ def test_estimate_curvature_matches_largest_eigenvalue(problem):
         torch.manual_seed(seed)
         estimate = float(estimate_curvature([grads], [theta]))
         assert 0.6 * lam <= estimate <= lam * (1 + 1e-9)
-
 
 def test_estimate_curvature_diagonal_quadratic():
     # L = 0.5 * sum_i c_i x_i^2 has Hessian diag(c): the top eigenvalue is max(c).

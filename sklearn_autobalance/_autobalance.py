@@ -3,7 +3,6 @@
 import math
 
 import numpy as np
-import torch
 from sklearn.model_selection import StratifiedShuffleSplit
 
 from ._base import BaseNeuralClassifier, _check_float, _check_int, as_python

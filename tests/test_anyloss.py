@@ -9,7 +9,6 @@ import pickle
 
 import numpy as np
 import pytest
-import torch
 from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.metrics import f1_score

@@ -443,7 +443,6 @@ def test_delta_from_multiplier_inverts_the_squashing():
        dtype=st.sampled_from([torch.float32, torch.float64]), two_d=st.booleans())
 def test_parametric_gradients_finite_for_extreme_logits(seed, n_classes, n, dtype, two_d):
     rng = np.random.default_rng(seed)
-    n_groups = 3 if two_d else None
     counts = random_cell_counts(rng, n_classes, 3) if two_d else random_counts(rng, n_classes)
     shape = counts.shape
     loss = ParametricCrossEntropy(counts, w=rng.uniform(0.1, 2, shape),

@@ -56,6 +56,7 @@ def plot(model, counts, path):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         print("matplotlib is not installed: no plot (pip install 'sklearn-autobalance[plot]')")
         return
@@ -71,6 +72,8 @@ def plot(model, counts, path):
     axes[1].axhline(1.0, color="grey", lw=0.5)
     axes[1].set(xscale="log", xlabel="class frequency pi",
                 ylabel="multiplier 2 sigmoid(Delta)")
+    for ax in axes:  # no labels on the minor ticks of the log axis (they overlap)
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     fig.suptitle("Loss learned by AutoBalance on long-tailed digits")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -34,9 +34,10 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     starting from the ``init`` loss. After a warm-up, every ``hyper_interval``
     steps the loss coordinates take a step along the implicit hyper-gradient of
     the validation ``objective`` (Neumann series of Hessian-vector products).
-    The coordinates with the best objective on the whole of S_V (checked at the
-    end of each epoch, the initial loss included) are kept, and a fresh network
-    is retrained on all the data with exactly that loss. Prediction is the
+    At the end of the warm-up and of every later epoch the candidate loss is
+    scored on the whole of S_V (see ``selection``); the best one, the initial
+    loss included, is kept, and a fresh network (same initial weights) is
+    retrained on all the data with exactly that loss. Prediction is the
     argmax of the raw logits.
 
     Parameters

@@ -76,7 +76,8 @@ import _common  # noqa: E402
 FMNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 FIXED_ROWS = ["ce", "balanced", "la", "ldam_drw", "cdt", "vs", "gla", "gca", "focal"]
-AB_ROWS = ["ab_tau", "ab_l", "ab_delta", "ab_l+delta", "ab_l+delta_la_clusters", "ab_l+delta_la"]
+AB_ROWS = ["ab_tau", "ab_l", "ab_delta", "ab_l+delta", "ab_l+delta_la_clusters", "ab_l+delta_la",
+           "ab_w+l+delta_la"]
 ALL_ROWS = FIXED_ROWS + AB_ROWS
 ALL_SETS = ["digits", "synthetic20", "fashion_mnist"]
 QUICK_ROWS = ["ce", "la", "ldam_drw", "ab_tau", "ab_l+delta_la"]
@@ -97,6 +98,7 @@ ROW_LABELS = {
     "ab_l+delta": "AutoBalance: l+Delta per cluster (bal. init)",
     "ab_l+delta_la_clusters": "AutoBalance: l+Delta per cluster (LA init)",
     "ab_l+delta_la": "AutoBalance: l+Delta, log-prior dictionary, LA init (default)",
+    "ab_w+l+delta_la": "AutoBalance: w+l+Delta, log-prior dictionary, LA init",
 }
 
 
@@ -202,6 +204,7 @@ def row_params(row, args):
         "ab_l+delta": ("l+delta", "balanced", "clusters"),
         "ab_l+delta_la_clusters": ("l+delta", "la", "clusters"),
         "ab_l+delta_la": ("l+delta", "la", "log_prior"),
+        "ab_w+l+delta_la": ("w+l+delta", "la", "log_prior"),
     }[row]
     return {"search": search, "init": init, "dictionary": dictionary, **args.ab_params}
 

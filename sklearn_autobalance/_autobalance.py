@@ -316,6 +316,9 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             return net
         self._say(f"retrain: learned loss (best at step {self.best_step_}, validation objective "
                   f"{search.best_score_:.4f}) on all {len(y)} samples")
+        # Free the search network and the S_T / S_V tensors before the full
+        # copy is made, so that the two phases' memory does not add up.
+        del net, search, space, train, valid
         return self._make_net(final.to(self._device)).fit(
             *self._tensors(X, y, groups, sample_weight))
 

@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import torch
 from sklearn.model_selection import StratifiedShuffleSplit
 
 from ._base import BaseNeuralClassifier, _check_float, _check_int, as_python
@@ -276,17 +277,19 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             return net
 
         train_idx, val_idx = self._split(y, groups, rng)
-        sub = (lambda a, idx: None if a is None else a[idx])
-        counts = _counts(y[train_idx], sub(groups, train_idx), n_classes, n_groups)
+        counts = _counts(y[train_idx], None if groups is None else groups[train_idx],
+                         n_classes, n_groups)
         init = make_loss(self.init, counts, self.init_params)
         criterion = ParametricCrossEntropy(counts, w=init.w, l=init.l, delta=init.delta,
                                            delta_scale=init.delta_scale)
         criterion = criterion.to(self._device)
         self.clusters_ = frequency_clusters(counts, self.cluster_size)
         space = LossSearchSpace(criterion, self.search, self.clusters_, self.dictionary)
-        train = self._tensors(X[train_idx], y[train_idx], sub(groups, train_idx),
-                              sub(sample_weight, train_idx))
-        valid = self._tensors(X[val_idx], y[val_idx], sub(groups, val_idx))
+        # One float32 copy of the data on the device; S_T and S_V are indexed
+        # from it, and the retraining reuses it.
+        full_X, full_y = self._tensors(X, y, groups, sample_weight)
+        train = self._subset(full_X, full_y, train_idx)
+        valid = self._subset(full_X, full_y, val_idx, keys=("X", "groups"))
         # At least one warm-up epoch: its end scores the initial loss, so the
         # search can always fall back on it.
         warmup = max(1, int(round(self.warmup_fraction * self.max_epochs)))
@@ -319,8 +322,11 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         # Free the search network and the S_T / S_V tensors before the full
         # copy is made, so that the two phases' memory does not add up.
         del net, search, space, train, valid
-        return self._make_net(final.to(self._device)).fit(
-            *self._tensors(X, y, groups, sample_weight))
+        return self._make_net(final.to(self._device)).fit(full_X, full_y)
+
+    def _subset(self, X, y, rows, keys=None):
+        rows = torch.as_tensor(rows, device=y.device)
+        return {k: v[rows] for k, v in X.items() if keys is None or k in keys}, y[rows]
 
     def _say(self, message):
         if self.verbose:

@@ -50,6 +50,7 @@ Smoke test (2 sets, 2 folds, 1 seed; about a minute)::
 """
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -111,7 +112,7 @@ def make_model(method, seed, n_minority, args):
             AutoBalanceClassifier(search=None, init="ce", **shared))
     metric = {"AnyLoss-F1": "f1", "AnyLoss-BA": "balanced_accuracy",
               "AnyLoss-GM": "gmean"}[method]
-    return AnyLossClassifier(metric=metric, **shared)
+    return AnyLossClassifier(metric=metric, **shared, **args.anyloss_params)
 
 
 def scores(y_true, y_pred):
@@ -272,6 +273,8 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--tie", type=float, default=0.01)
+    p.add_argument("--anyloss-params", type=json.loads, default={},
+                   help="extra AnyLossClassifier kwargs as JSON, e.g. '{\"pretrain_epochs\": 20}'")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
     p.add_argument("--cost-samples", type=int, default=None, help="default 20000 (quick: 4000)")

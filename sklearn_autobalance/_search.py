@@ -138,6 +138,11 @@ class LossSearch(Callback):
         self.optimizer_ = torch.optim.SGD(
             list(self.space.hparams.values()), lr=self.hyper_lr, momentum=0.9)
         self.steps_, self.records_ = 0, []
+        # Hyper-batches are drawn on the data's device (no host round trip per
+        # hyper-step), from a generator seeded by the estimator's.
+        device = self.train[1].device
+        seed = int(torch.randint(2**62, (1,), generator=self.generator))
+        self.device_generator_ = torch.Generator(device=device).manual_seed(seed)
         self.step_size_, self.step_size_epoch_ = None, None
         self.best_state_, self.best_step_ = self.space.state(), 0
         self.best_score_, self.best_key_ = np.inf, (np.inf, np.inf)
@@ -148,7 +153,7 @@ class LossSearch(Callback):
         n = len(y)
         if size >= n:
             return X, y
-        idx = torch.randint(n, (size,), generator=self.generator).to(y.device)
+        idx = torch.randint(n, (size,), generator=self.device_generator_, device=y.device)
         return {k: v[idx] for k, v in X.items()}, y[idx]
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):

@@ -11,7 +11,7 @@ from ._clusters import frequency_clusters
 from ._search import SEARCH_SPACES, LossSearch, LossSearchSpace
 from .losses._objectives import CLASS_OBJECTIVES, GROUP_OBJECTIVES, make_objective
 from .losses._parametric import ParametricCrossEntropy
-from .losses._registry import LOSSES, PARAMETRIC_LOSSES, make_loss
+from .losses._registry import GROUP_LOSSES, LOSSES, PARAMETRIC_LOSSES, make_loss
 
 
 def _counts(y, groups, n_classes, n_groups):
@@ -75,12 +75,35 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     init : str, default="la"
         Starting loss: "ce", "balanced", "la", "cdt", "vs" (members of the
         parametric family; the search starts from them), or, with
-        ``search=None`` only, "ldam", "gla", "gca", "focal", and for groups
-        "group_balanced", "group_la", "group_dro".
+        ``search=None`` only, "ldam", "gla", "gca", "focal". With
+        ``sensitive_features`` (the group baselines of the paper's section 4):
+
+        - "group_balanced" (CE weighted by inverse (class, group) frequency)
+          and "group_la" (logit adjustment by ``tau log pi_{yg}``): parametric,
+          so the search can start from them too;
+        - "group_dro": online group DRO over cells (``search=None`` only;
+          ``init_params={"eta_q": 0.01}`` sets its step size);
+        - "blend": the training-loss blend ``(1 - lam) CE + lam L_reg``
+          (``search=None`` only), with ``init_params`` ``regularizer`` in
+          {"deo" (CE_deo), "group_balanced", "group_la"} (default "deo"),
+          ``lam`` in [0, 1] (default 0.5) and ``regularizer_params`` (a dict,
+          e.g. ``{"tau": 1.0}`` for Group-LA), e.g.
+          ``init="blend", init_params={"regularizer": "deo", "lam": 0.5}``;
+        - "deo": CE_deo alone (degenerate: a constant prediction minimises it).
+
+        These group losses raise a ValueError without ``sensitive_features``.
+        "group_dro" and the "deo" blend are batch-level losses (functions of the
+        batch's cell means): they have no per-sample loss, so ``fit`` refuses
+        ``sample_weight`` with them; the other blends weight each sample's
+        blended loss.
     init_params : dict or None, default=None
         Keyword parameters of the init loss, e.g. ``{"tau": 1.5}`` for LA.
-    validation_fraction : float in (0, 1), default=0.2
-        Share of the data in S_V (paper: 0.2).
+    validation_fraction : float in (0, 1) or "auto", default="auto"
+        Share of the data in S_V. "auto": 0.2 without groups (the paper's
+        class-imbalance setting) and 0.5 with ``sensitive_features`` (the
+        paper's 50/50 split for the group setting: the rare cells, e.g.
+        1.2% of Waterbirds, need validation samples of their own for the
+        group objectives to be estimated).
     warmup_fraction : float in [0, 1), default=0.4
         Share of the search epochs before the first hyper-step (paper: 120
         of 300 epochs), at least one epoch. The hyper-gradient is only meaningful near a minimum
@@ -136,7 +159,12 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     loss_params_ : dict of str to ndarray
         The loss the final network was trained with: ``w``, centred ``l`` and
         the effective multiplier ``delta`` (``2 sigmoid(Delta)``), per class
-        (or per (class, group) cell).
+        (or per (class, group) cell, shape ``(n_classes, n_groups)``). Empty
+        for losses outside the parametric family ("ldam", ..., "group_dro",
+        "blend"); "ce" has per-class entries even with groups.
+    groups_ : ndarray
+        The distinct values of ``sensitive_features`` (only after a fit with
+        them); column ``g`` of the cell parameters belongs to ``groups_[g]``.
     clusters_ : ndarray of int or None
         Frequency cluster of each class (cell); None without a search.
     search_history_ : list of dict
@@ -169,7 +197,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     def __init__(self, *, module=None, hidden_layer_sizes=(128, 128), max_epochs=50,
                  batch_size=128, lr=1e-3, optimizer="adam", weight_decay=0.0, device="cpu",
                  random_state=None, verbose=0, callbacks=None, objective="balanced",
-                 search="l+delta", init="la", init_params=None, validation_fraction=0.2,
+                 search="l+delta", init="la", init_params=None, validation_fraction="auto",
                  warmup_fraction=0.4, hyper_lr=0.01, hyper_interval="auto", neumann_steps=5,
                  damping=0.01, max_grad_norm=1.0, dictionary="log_prior", cluster_size="auto", implicit_params="last",
                  hyper_batch_size=None, selection="error", refit=True, fairness_weight=0.9):
@@ -211,7 +239,8 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             )
         if self.init_params is not None and not isinstance(self.init_params, dict):
             raise TypeError(f"init_params must be a dict or None; got {self.init_params!r}")
-        _check_float(self.validation_fraction, "validation_fraction", 0.0, 1.0, True, True)
+        if not (isinstance(self.validation_fraction, str) and self.validation_fraction == "auto"):
+            _check_float(self.validation_fraction, "validation_fraction", 0.0, 1.0, True, True)
         _check_float(self.warmup_fraction, "warmup_fraction", 0.0, 1.0, high_open=True)
         _check_float(self.hyper_lr, "hyper_lr", low_open=True)
         if self.hyper_interval != "auto":
@@ -232,12 +261,19 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         if self.selection not in ("error", "objective"):
             raise ValueError(f"selection must be 'error' or 'objective'; got {self.selection!r}")
 
+    def _validation_fraction(self, groups):
+        """``validation_fraction`` with "auto" resolved: 0.2, or 0.5 with groups."""
+        if isinstance(self.validation_fraction, str):
+            return 0.2 if groups is None else 0.5
+        return self.validation_fraction
+
     def _split(self, y, groups, rng):
         """Stratified S_T / S_V split on the label, or on (label, group)."""
         n_groups = 1 if groups is None else len(self.groups_)
         strata = y * n_groups + (0 if groups is None else groups)
         values, counts = np.unique(strata, return_counts=True)
-        n_val = math.ceil(self.validation_fraction * len(y))
+        fraction = self._validation_fraction(groups)
+        n_val = math.ceil(fraction * len(y))
         for value, count in zip(values, counts):
             if count < 2:
                 k, g = divmod(int(value), n_groups)
@@ -245,13 +281,13 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                     "" if groups is None else f" in group {as_python(self.groups_[g])!r}")
                 raise ValueError(
                     f"{what} has {count} sample(s): the stratified validation split "
-                    f"(validation_fraction={self.validation_fraction}) needs at least 2 of each "
+                    f"(validation_fraction={fraction}) needs at least 2 of each "
                     "so that it appears on both sides; gather more samples or use search=None"
                 )
         if n_val < len(values) or len(y) - n_val < len(values):
             raise ValueError(
                 f"{len(y)} samples are too few for a stratified split over {len(values)} "
-                f"strata with validation_fraction={self.validation_fraction}"
+                f"strata with validation_fraction={fraction}"
             )
         splitter = StratifiedShuffleSplit(
             n_splits=1, test_size=n_val, random_state=rng.randint(np.iinfo(np.int32).max))
@@ -266,11 +302,26 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             self.objective, n_classes, n_groups, fairness_weight=self.fairness_weight,
             kind="error")
         self.clusters_, self.search_history_, self.best_step_ = None, [], None
+        if groups is None:
+            self.__dict__.pop("groups_", None)  # from an earlier fit with groups
+        if groups is None and self.init in GROUP_LOSSES:
+            raise ValueError(
+                f"init={self.init!r} is a (class, group) loss: pass sensitive_features to fit "
+                "(or use a class loss such as 'ce', 'balanced' or 'la')"
+            )
 
         if self.search is None:
             self._say("train: fixed loss %r on all %d samples" % (self.init, len(y)))
             criterion = make_loss(self.init, _counts(y, groups, n_classes, n_groups),
                                   self.init_params)
+            if sample_weight is not None and getattr(criterion, "batch_level", False):
+                raise ValueError(
+                    f"init={self.init!r} (with init_params={self.init_params!r}) is a "
+                    "batch-level loss (group DRO, CE_deo): it has no per-sample loss to weight, "
+                    "so sample_weight is not supported; drop sample_weight or use a per-sample "
+                    "loss (e.g. 'group_balanced', or 'blend' with regularizer 'group_balanced' "
+                    "or 'group_la')"
+                )
             net = self._make_net(criterion).fit(*self._tensors(X, y, groups, sample_weight))
             self.loss_params_ = (criterion.effective_params()
                                  if isinstance(criterion, ParametricCrossEntropy) else {})

@@ -30,6 +30,14 @@ def deo_gap(cell_values, present):
     return torch.where(comparable, high - low, 0.0).sum()
 
 
+def _check_batch_reduction(loss):
+    if loss.reduction != "mean":
+        raise ValueError(
+            f"{type(loss).__name__} is a batch-level loss (a function of the batch's cell "
+            f"means): reduction={loss.reduction!r} and per-sample weights are not available"
+        )
+
+
 class DEOCrossEntropy(BaseLoss):
     r"""CE_deo, the differentiable proxy of the DEO (Li et al. 2021, section 4).
 
@@ -57,12 +65,15 @@ class DEOCrossEntropy(BaseLoss):
     """
 
     requires_groups = True
+    #: A function of the whole batch: no per-sample loss, hence no sample weights.
+    batch_level = True
 
     def __init__(self, counts):
         super().__init__(counts, reduction="mean")
 
     def forward(self, logits, y, groups=None):
         self._check_groups(groups)
+        _check_batch_reduction(self)
         cells, present = cell_cross_entropy(logits, y, groups, self.n_classes, self.n_groups)
         return deo_gap(cells, present)
 
@@ -101,6 +112,8 @@ class GroupDROLoss(BaseLoss):
     """
 
     requires_groups = True
+    #: A function of the whole batch: no per-sample loss, hence no sample weights.
+    batch_level = True
 
     def __init__(self, counts, *, eta_q=0.01):
         super().__init__(counts, reduction="mean")
@@ -117,6 +130,7 @@ class GroupDROLoss(BaseLoss):
 
     def forward(self, logits, y, groups=None):
         self._check_groups(groups)
+        _check_batch_reduction(self)
         cells, present = cell_cross_entropy(logits, y, groups, self.n_classes, self.n_groups)
         cells, present = cells.reshape(-1), present.reshape(-1)
         if self.training:
@@ -155,6 +169,21 @@ class BlendedLoss(nn.Module):
         super().__init__()
         self.base, self.regularizer = base, regularizer
         self.lam = check_positive(lam, "lam", strict=False, upper=1.0)
+
+    @property
+    def batch_level(self):
+        """True when a part is a batch-level loss (then no per-sample loss exists)."""
+        return any(getattr(loss, "batch_level", False) for loss in (self.base, self.regularizer))
+
+    @property
+    def reduction(self):
+        """The parts' reduction; setting it sets both (``"none"``: per-sample blend)."""
+        return self.base.reduction
+
+    @reduction.setter
+    def reduction(self, value):
+        for loss in (self.base, self.regularizer):
+            loss.reduction = value
 
     def set_epoch(self, epoch):
         for loss in (self.base, self.regularizer):

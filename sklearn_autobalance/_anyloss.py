@@ -84,9 +84,9 @@ class AnyLossClassifier(BaseNeuralClassifier):
 
     Parameters
     ----------
-    metric : {"f1", "fbeta", "accuracy", "balanced_accuracy", "gmean", "mcc"} or callable, \
-default="f1"
-        The metric to maximise. A callable is ``metric(tp, fn, fp, tn) ->
+    metric : str or callable, default="f1"
+        The metric to maximise: "f1", "fbeta", "accuracy",
+        "balanced_accuracy", "gmean" or "mcc". A callable is ``metric(tp, fn, fp, tn) ->
         score`` made of torch operations on float64 tensors, elementwise (see
         :class:`~sklearn_autobalance.losses.AnyLoss`).
     beta : float, default=1.0
@@ -136,7 +136,7 @@ default="f1"
     classes_ : ndarray of shape (n_classes,)
         Class labels; for two classes the metric is that of ``classes_[1]``.
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape ``(n_features_in_,)``
         Defined only when ``X`` has string feature names.
     net_ : skorch.NeuralNet
         The trained network; ``net_.history[:, "train_loss"]`` is the

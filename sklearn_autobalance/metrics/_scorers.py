@@ -104,9 +104,7 @@ def make_fairness_scorer(metric="deo"):
 
     Parameters
     ----------
-    metric : {"deo", "difference_of_equal_opportunity", \
-            "group_balanced_error", "worst_group_error"} or callable, \
-            default="deo"
+    metric : str or callable, default="deo"
         The error to minimise:
 
         - ``"deo"`` / ``"difference_of_equal_opportunity"``:

@@ -88,7 +88,7 @@ def _example_page(script):
     source = script.read_text(encoding="utf-8")
     doc = ast.get_docstring(ast.parse(source)) or script.stem
     title, _, body = doc.partition("\n")
-    title = title.strip()
+    title = title.strip().rstrip(".")
     rel = os.path.relpath(script, EXAMPLE_PAGES).replace(os.sep, "/")
     lines = [
         f".. _example_{script.stem}:",

@@ -37,6 +37,14 @@ extensions = [
     "myst_parser",
 ]
 
+try:  # MathJax copied into the site, so that formulas render offline too
+    import importlib
+
+    importlib.import_module("sphinx-mathjax-offline")
+    extensions.append("sphinx-mathjax-offline")
+except ImportError:  # then the pages load MathJax from its CDN when viewed
+    pass
+
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 templates_path = ["_templates"]

@@ -354,7 +354,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             max_grad_norm=self.max_grad_norm,
             hyper_batch_size=self.hyper_batch_size or 4 * self.batch_size,
             param_scope=self.implicit_params, generator=self._generator,
-            selection_metric=selection_metric,
+            selection_metric=selection_metric, curvature_generator=self._curvature_generator,
         )
         self._say(f"search: {len(train_idx)} training / {len(val_idx)} validation samples; "
                   f"warm-up {warmup} epochs, then hyper-steps every {interval} steps")

@@ -2,6 +2,7 @@
 
 import copy
 import numbers
+import threading
 from abc import ABCMeta, abstractmethod
 
 import numpy as np
@@ -20,6 +21,32 @@ from sklearn.utils.validation import (
 from ._network import MLP, EpochAnnouncer, TabularNet
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+
+# torch's global generator is shared by the threads of a process (joblib's
+# threading backend, a Dask worker with several threads). A fit writes to it
+# (seeds it, then restores the caller's state) and draws the network's initial
+# weights from it only while holding this lock, so fits running side by side
+# start from the weights they would get alone. A process-wide lock, never part
+# of an estimator's state.
+_GLOBAL_RNG_LOCK = threading.Lock()
+
+
+def _seed_global_rng(seed, device):
+    """Seed torch's global generators (hold ``_GLOBAL_RNG_LOCK``).
+
+    Returns a function restoring the previous CPU state (and that of
+    ``device`` when it is a GPU), as ``torch.random.fork_rng`` does on exit.
+    """
+    cpu_state = torch.get_rng_state()
+    cuda_state = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    torch.manual_seed(seed)
+
+    def restore():
+        torch.set_rng_state(cpu_state)
+        if cuda_state is not None:
+            torch.cuda.set_rng_state(cuda_state, device)
+
+    return restore
 
 
 def _check_int(value, name, minimum=1):
@@ -223,14 +250,33 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
                                                               sensitive_features)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
-        # fork_rng restores the caller's global torch RNG afterwards; inside it,
-        # one seed fixes weights, batch order and hyper-batches.
-        with torch.random.fork_rng(devices=[self._device] if self._device.type == "cuda" else []):
-            torch.manual_seed(seed)
-            self._generator = torch.Generator().manual_seed(seed)
-            self._module_init = self._initial_module(X.shape[1], len(self.classes_))
+        # One seed fixes weights, batch order, hyper-batches and the search's
+        # random vectors; the caller's global torch RNG is restored afterwards.
+        # Only the initial weights come from the shared global generator (under
+        # the lock); the rest from the fit's own generators, so that concurrent
+        # fits in one process (threaded workers) give the results they give
+        # alone. _curvature_generator continues the global CPU stream after the
+        # initialisation (on a GPU: the device stream as seeded), the values the
+        # global generator would give in a process of its own.
+        self._generator = torch.Generator().manual_seed(seed)
+        with _GLOBAL_RNG_LOCK:
+            restore = _seed_global_rng(seed, self._device)
+            try:
+                self._module_init = self._initial_module(X.shape[1], len(self.classes_))
+            except BaseException:
+                restore()
+                raise
+            if self._device.type == "cuda":
+                self._curvature_generator = torch.Generator(self._device).manual_seed(seed)
+            else:
+                self._curvature_generator = torch.Generator()
+                self._curvature_generator.set_state(torch.get_rng_state())
+        try:
             self.net_ = self._fit_net(X, y, groups, sample_weight, rng)
-        del self._generator
+        finally:
+            with _GLOBAL_RNG_LOCK:
+                restore()
+            del self._generator, self._curvature_generator
         return self
 
     def _check_params(self):
@@ -302,4 +348,5 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_generator", None)
+        state.pop("_curvature_generator", None)
         return state

@@ -15,9 +15,14 @@ def _hvp(train_grads, params, vector):
     return torch.autograd.grad(train_grads, params, grad_outputs=vector, retain_graph=True)
 
 
-def estimate_curvature(train_grads, params, n_iter=5):
-    """Largest eigenvalue of the training Hessian in ``params`` by power iteration (HVPs)."""
-    vector = [torch.randn_like(p) for p in params]
+def estimate_curvature(train_grads, params, n_iter=5, generator=None):
+    """Largest eigenvalue of the training Hessian in ``params`` by power iteration (HVPs).
+
+    ``generator`` (on the parameters' device) draws the start vector; None uses
+    torch's global generator.
+    """
+    vector = [torch.randn(p.shape, dtype=p.dtype, device=p.device, generator=generator)
+              for p in params]
     norm = torch.sqrt(_dot(vector, vector))
     vector = [v / norm for v in vector]
     eigenvalue = norm.new_zeros(())
@@ -31,7 +36,7 @@ def estimate_curvature(train_grads, params, n_iter=5):
 
 def implicit_hypergradient(
     train_loss, val_loss, params, hparams, *, neumann_steps=5, step_size=None, damping=0.0,
-    return_step_size=False,
+    return_step_size=False, generator=None,
 ):
     r"""Hyper-gradient of the validation loss at a (near-)optimum of the training loss.
 
@@ -69,6 +74,9 @@ def implicit_hypergradient(
     return_step_size : bool, default=False
         Also return the ``eta`` used, so a caller can reuse it and skip the
         power iteration on later calls.
+    generator : torch.Generator or None, default=None
+        Source of the power iteration's start vector (None: torch's global
+        generator, which all threads of a process share).
 
     Returns
     -------
@@ -81,7 +89,8 @@ def implicit_hypergradient(
     v = [torch.zeros_like(p) if g is None else g.detach() for p, g in zip(params, v)]
     train_grads = torch.autograd.grad(train_loss, params, create_graph=True)
     if step_size is None:
-        step_size = 1.0 / (float(estimate_curvature(train_grads, params)) * 1.05 + damping + 1e-12)
+        curvature = float(estimate_curvature(train_grads, params, generator=generator))
+        step_size = 1.0 / (curvature * 1.05 + damping + 1e-12)
     term, total = v, list(v)
     for _ in range(neumann_steps):
         hv = _hvp(train_grads, params, term)

@@ -119,11 +119,14 @@ class LossSearch(Callback):
     hyper_batch_size : int
     param_scope : {"last", "all"}
     generator : torch.Generator
+    curvature_generator : torch.Generator or None
+        Draws the power iteration's start vectors, on the data's device
+        (None: torch's global generator, shared by the threads of a process).
     """
 
     def __init__(self, space, objective, train, valid, *, start_epoch, hyper_interval,
                  hyper_lr, neumann_steps, damping, max_grad_norm, hyper_batch_size,
-                 param_scope, generator, selection_metric=None):
+                 param_scope, generator, selection_metric=None, curvature_generator=None):
         self.space, self.objective = space, objective
         self.selection_metric = selection_metric
         self.train, self.valid = train, valid
@@ -131,6 +134,7 @@ class LossSearch(Callback):
         self.hyper_lr, self.neumann_steps, self.damping = hyper_lr, neumann_steps, damping
         self.max_grad_norm, self.hyper_batch_size = max_grad_norm, hyper_batch_size
         self.param_scope, self.generator = param_scope, generator
+        self.curvature_generator = curvature_generator
 
     def initialize(self):
         # SGD moves in proportion to the hyper-gradient; Adam's per-coordinate
@@ -185,6 +189,7 @@ class LossSearch(Callback):
         grads, self.step_size_ = implicit_hypergradient(
             train_loss, val_loss, params, hparams, neumann_steps=self.neumann_steps,
             step_size=step_size, damping=self.damping, return_step_size=True,
+            generator=self.curvature_generator,
         )
         self.step_size_epoch_ = epoch
         for h, g in zip(hparams, grads):
@@ -236,6 +241,15 @@ class LossSearch(Callback):
         if self.selection_metric is None:
             return score, None
         return score, float(self.selection_metric(logits, y, groups))
+
+    def __getstate__(self):
+        # The data, objectives (closures) and generators serve the search while
+        # the net trains; a pickled net (``refit=False``) keeps the results only.
+        state = self.__dict__.copy()
+        for key in ("train", "valid", "objective", "selection_metric", "generator",
+                    "curvature_generator", "device_generator_"):
+            state[key] = None
+        return state
 
     def history(self):
         """The search records with tensors turned into Python floats and NumPy arrays."""

@@ -16,6 +16,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from skorch.callbacks import Callback
 
 import sklearn_autobalance._anyloss as anyloss_module
 from sklearn_autobalance import AnyLossClassifier, AutoBalanceClassifier
@@ -144,6 +145,48 @@ def test_pretrain_epochs_are_plain_cross_entropy(data):
     assert all(0.0 <= v <= 1.0 for v in history[2:, "train_loss"])
     assert not np.allclose(clf.predict_proba(X), ce.predict_proba(X))
 
+# ------------------------------------------------------------ amplifier warm-up
+class _RecordAmplifier(Callback):
+    """Records the AnyLoss amplifier in force during each epoch."""
+
+    def initialize(self):
+        self.values = []
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.values.append(net.criterion_.anyloss.amplifier)
+
+
+@pytest.mark.parametrize("warmup, pretrain, max_epochs, expected", [
+    # round(0.5 * 4) = 2 warm-up epochs: L = 1, 73 ** 0.5, then 73.
+    (0.5, 0, 4, [1.0, 73.0 ** 0.5, 73.0, 73.0]),
+    # Pretraining epochs do not count; the warm-up starts with the first AnyLoss epoch.
+    (0.5, 2, 4, [73.0, 73.0, 1.0, 73.0 ** 0.5, 73.0, 73.0]),
+    # warm-up 1.0 is capped at max_epochs - 1: the last epoch always trains at L.
+    (1.0, 0, 3, [1.0, 73.0 ** 0.5, 73.0]),
+    # 0: the paper's constant amplifier.
+    (0.0, 0, 3, [73.0, 73.0, 73.0]),
+])
+def test_amplifier_warmup_resolves_as_documented(data, warmup, pretrain, max_epochs, expected):
+    X, y = data
+    clf = _fast(amplifier_warmup=warmup, pretrain_epochs=pretrain, max_epochs=max_epochs,
+                callbacks=[_RecordAmplifier()]).fit(X, y)
+    recorded = dict(clf.net_.callbacks_)["user_0"].values
+    np.testing.assert_allclose(recorded[pretrain:], expected[pretrain:])
+    assert clf.criterion_.amplifier == 73.0
+
+
+def test_no_warmup_is_the_constant_amplifier_loss(data):
+    # amplifier_warmup=0 trains exactly as a constant L: the same as a warm-up
+    # whose start value is the amplifier itself.
+    X, y = data
+    a = _fast(amplifier_warmup=0.0, amplifier=0.8).fit(X, y).predict_proba(X)
+    b = _fast(amplifier_warmup=1.0, amplifier=0.8).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+    c = _fast(amplifier_warmup=1.0, amplifier=73.0).fit(X, y).predict_proba(X)
+    assert not np.allclose(a, c)
+
+
 # ------------------------------------------------------------ sample weights
 def test_unit_weights_change_nothing(data):
     X, y = data
@@ -186,6 +229,10 @@ def test_no_sensitive_features(data):
     (dict(amplifier=-73.0), "amplifier"),
     (dict(average="weighted"), "average"),
     (dict(pretrain_epochs=-1), "pretrain_epochs"),
+    (dict(amplifier_warmup=-0.1), "amplifier_warmup"),
+    (dict(amplifier_warmup=1.5), "amplifier_warmup"),
+    (dict(amplifier_warmup=float("nan")), "amplifier_warmup"),
+    (dict(amplifier_warmup="auto"), "amplifier_warmup"),
     (dict(metric=lambda tp, fn, fp, tn: 0.9), "must return a torch.Tensor"),
     (dict(metric=lambda tp, fn, fp, tn: tp / (tp - tp)), "non-finite"),
 ])

@@ -72,6 +72,56 @@ def amplified_sigmoid(p, amplifier=73.0):
     return torch.sigmoid(amplifier * (p - 0.5))
 
 
+def amplifier_schedule(epoch, amplifier=73.0, warmup_epochs=0, start=1.0):
+    r"""Amplifier ``L`` of an epoch when ``L`` is warmed up geometrically.
+
+    .. math::
+
+        L_e = L_0 \left(\frac{L}{L_0}\right)^{e / E} \ (e < E), \qquad L_e = L \ (e \ge E),
+
+    with ``L_0 = min(start, amplifier)`` and ``E = warmup_epochs``. With a
+    small ``L`` the approximation function is nearly affine in ``p`` (for
+    ``L = 1``, ``A`` maps [0, 1] to [0.38, 0.62] and its slope is at least
+    0.23 everywhere), so every sample has a gradient; with ``L = 73`` the
+    slope ``L A (1 - A)`` is below 1/100 of its peak once ``|p - 1/2| > 0.08``,
+    so a sample that lands on the wrong side beyond that is hardly ever
+    corrected. Growing ``L`` by a constant factor per
+    epoch shrinks that window gradually instead of starting in it (a
+    continuation method). The loss matches the hard metric only at the end.
+
+    Parameters
+    ----------
+    epoch : int
+        0-based index among the AnyLoss epochs (pretraining epochs excluded).
+    amplifier : float, default=73.0
+        The final ``L`` (> 0).
+    warmup_epochs : int, default=0
+        ``E``; 0 gives ``amplifier`` at every epoch (the paper).
+    start : float, default=1.0
+        ``L_0`` (> 0), capped at ``amplifier``.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from sklearn_autobalance.losses._anyloss import amplifier_schedule
+    >>> [round(amplifier_schedule(e, 73.0, warmup_epochs=2), 2) for e in range(4)]
+    [1.0, 8.54, 73.0, 73.0]
+    >>> amplifier_schedule(0, 73.0, warmup_epochs=0)
+    73.0
+    """
+    epoch, warmup_epochs = int(epoch), int(warmup_epochs)
+    if epoch < 0 or warmup_epochs < 0:
+        raise ValueError(f"epoch and warmup_epochs must be >= 0; got {epoch}, {warmup_epochs}")
+    amplifier = float(check_positive(amplifier, "amplifier"))
+    start = min(float(check_positive(start, "start")), amplifier)
+    if epoch >= warmup_epochs:
+        return amplifier
+    return start * (amplifier / start) ** (epoch / warmup_epochs)
+
+
 def soft_confusion_matrix(proba, y, *, amplifier=73.0, sample_weight=None):
     """Soft confusion matrix ``(TP, FN, FP, TN)`` of a batch.
 
@@ -396,6 +446,7 @@ __all__ = [
     "ANYLOSS_METRICS",
     "AnyLoss",
     "amplified_sigmoid",
+    "amplifier_schedule",
     "check_metric",
     "soft_confusion_matrix",
 ]

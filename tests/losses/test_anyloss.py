@@ -322,3 +322,40 @@ def test_callable_non_finite_on_a_batch_is_reported():
 def test_repr_names_the_metric():
     assert repr(AnyLoss([3, 1], metric="fbeta", beta=2.0)) == (
         "AnyLoss(n_classes=2, metric='fbeta', beta=2.0, amplifier=73.0)")
+
+
+# ------------------------------------------------------------ amplifier warm-up
+def test_amplifier_schedule_is_geometric_and_ends_at_the_amplifier():
+    from sklearn_autobalance.losses._anyloss import amplifier_schedule
+
+    values = [amplifier_schedule(e, 73.0, warmup_epochs=10) for e in range(15)]
+    assert values[0] == 1.0
+    assert values[10:] == [73.0] * 5
+    ratios = np.array(values[1:11]) / np.array(values[:10])
+    np.testing.assert_allclose(ratios, 73.0 ** 0.1)  # constant factor per epoch
+    assert amplifier_schedule(0, 73.0, warmup_epochs=0) == 73.0  # no warm-up: the paper
+    # An amplifier below the start value is never exceeded.
+    assert [amplifier_schedule(e, 0.5, warmup_epochs=3) for e in range(4)] == [0.5] * 4
+
+
+def test_small_amplifier_keeps_every_sample_in_the_gradient():
+    # The reason for the warm-up: at L = 73 a sample far on the wrong side has a
+    # vanishing gradient; at L = 1 (the warm-up's start) it keeps a sizeable one.
+    p = torch.tensor([0.02, 0.3, 0.5], dtype=torch.float64, requires_grad=True)
+    for amplifier, low in ((73.0, None), (1.0, 0.23)):
+        grad, = torch.autograd.grad(amplified_sigmoid(p, amplifier).sum(), p)
+        if low is None:
+            assert grad[0] < 1e-12 * grad[2] and grad[1] < 1e-4 * grad[2]
+        else:
+            assert grad.min() > low
+
+
+@pytest.mark.parametrize("kwargs", [dict(epoch=-1), dict(warmup_epochs=-2),
+                                    dict(amplifier=0.0), dict(start=-1.0)])
+def test_amplifier_schedule_bad_values(kwargs):
+    from sklearn_autobalance.losses._anyloss import amplifier_schedule
+
+    params = dict(epoch=0, amplifier=73.0, warmup_epochs=5, start=1.0)
+    params.update(kwargs)
+    with pytest.raises(ValueError):
+        amplifier_schedule(**params)

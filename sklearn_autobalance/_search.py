@@ -150,7 +150,13 @@ class LossSearch(Callback):
         self.step_size_, self.step_size_epoch_ = None, None
         self.best_state_, self.best_step_ = self.space.state(), 0
         self.best_score_, self.best_key_ = np.inf, (np.inf, np.inf)
+        # The coordinates each epoch started with, and how many epochs had run
+        # when the kept loss was scored: the retraining replays this schedule.
+        self.epoch_states_, self.best_epoch_ = [], 0
         return self
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.epoch_states_.append(self.space.state())
 
     def _sample(self, data, size):
         X, y = data
@@ -225,7 +231,7 @@ class LossSearch(Callback):
         key = (score, score) if selection is None else (selection, score)
         if key < self.best_key_:
             self.best_key_, self.best_score_, self.best_step_ = key, score, self.steps_
-            self.best_state_ = self.space.state()
+            self.best_state_, self.best_epoch_ = self.space.state(), epoch + 1
         if net.verbose:
             extra = "" if selection is None else f", selection metric {selection:.4f}"
             print(f"  search: epoch {epoch + 1} validation objective {score:.4f}{extra}"
@@ -251,6 +257,21 @@ class LossSearch(Callback):
             state[key] = None
         return state
 
+    def loss_schedule(self):
+        """The loss of each search epoch up to the kept one, as ``(w, l, delta)`` tensors.
+
+        Entry ``e`` is the loss epoch ``e`` of the search run started with (the
+        initial loss through the warm-up, then the searched one); the list ends
+        with the epoch whose end scored the kept loss.
+        """
+        current = self.space.state()
+        schedule = []
+        for state in self.epoch_states_[:self.best_epoch_]:
+            self.space.load_state(state)
+            schedule.append(tuple(t.detach().clone() for t in self.space.tensors()))
+        self.space.load_state(current)
+        return schedule
+
     def history(self):
         """The search records with tensors turned into Python floats and NumPy arrays."""
         out = []
@@ -261,3 +282,43 @@ class LossSearch(Callback):
             out.append({**record, "validation_objective": float(record["validation_objective"]),
                         "params": params})
         return out
+
+
+class LossSchedule(Callback):
+    """skorch callback replaying a per-epoch loss schedule while a net trains.
+
+    At the start of epoch ``e`` it writes ``schedule[e]`` (a ``(w, l, delta)``
+    triple) into the net's parametric criterion; after the schedule's last
+    entry the criterion keeps the loss it was built with. The retraining of
+    :class:`~sklearn_autobalance.AutoBalanceClassifier` uses it to follow the
+    path the search took to the kept loss: the search network reached that loss
+    gradually, and a network trained on it from the first step ends elsewhere
+    when it lies far from the initial loss.
+
+    Parameters
+    ----------
+    schedule : list of tuple of torch.Tensor
+        ``(w, l, delta)`` per epoch, as :meth:`LossSearch.loss_schedule`.
+    """
+
+    def __init__(self, schedule):
+        self.schedule = schedule
+
+    def on_train_begin(self, net, **kwargs):
+        criterion = net.criterion_
+        self.final_ = tuple(t.detach().clone() for t in (criterion.w, criterion.l, criterion.delta))
+        self.epoch_ = 0
+
+    def on_epoch_begin(self, net, **kwargs):
+        self._write(net, self.schedule[self.epoch_] if self.epoch_ < len(self.schedule)
+                    else self.final_)
+        self.epoch_ += 1
+
+    def on_train_end(self, net, **kwargs):
+        self._write(net, self.final_)  # the trained net's criterion is the kept loss
+
+    @staticmethod
+    def _write(net, values):
+        with torch.no_grad():
+            for name, value in zip(("w", "l", "delta"), values):
+                getattr(net.criterion_, name).copy_(value)

@@ -20,6 +20,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import get_tags
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from skorch.callbacks import Callback
+
 from sklearn_autobalance import AutoBalanceClassifier
 from sklearn_autobalance.losses import ParametricCrossEntropy
 
@@ -282,6 +284,69 @@ def test_refit_false_keeps_search_net(data):
     for key in ("w", "l", "delta"):
         np.testing.assert_array_equal(clf.loss_params_[key], refit.loss_params_[key])
 
+class _LossRecorder(Callback):
+    """Records, per net, the criterion's (w, l, delta) at the start of every epoch.
+
+    User callbacks are deep-copied into each net, so the records go to a list
+    shared through the class, keyed by whether the net runs the search.
+    """
+
+    records = []
+
+    def on_epoch_begin(self, net, **kwargs):
+        searching = any(name == "loss_search" for name, _ in net.callbacks_)
+        self.records.append((searching, [getattr(net.criterion_, k).detach().clone()
+                                         for k in ("w", "l", "delta")]))
+
+
+def _epoch_losses(clf, data):
+    _LossRecorder.records = []
+    clf.set_params(callbacks=[_LossRecorder()]).fit(*data)
+    search = [v for searching, v in _LossRecorder.records if searching]
+    retrain = [v for searching, v in _LossRecorder.records if not searching]
+    return search, retrain
+
+
+def _kept_epochs(clf):
+    """Epochs of the search run up to the end that scored the kept loss."""
+    kept = [r for r in clf.search_history_
+            if r["scope"] == "validation_set" and r["step"] == clf.best_step_]
+    return kept[0]["epoch"] + 1
+
+
+def test_refit_schedule_replays_the_search_losses(data):
+    clf = _fast(max_epochs=6, hyper_lr=0.5, warmup_fraction=0.2, refit="schedule")
+    search, retrain = _epoch_losses(clf, data)
+    kept = _kept_epochs(clf)
+    assert kept > 2, "the test needs a kept loss reached after some hyper-steps"
+    assert len(search) == len(retrain) == 6
+    final = [getattr(clf.net_.criterion_, k) for k in ("w", "l", "delta")]
+    for epoch in range(6):
+        expected = search[epoch] if epoch < kept else final
+        for got, want in zip(retrain[epoch], expected):
+            torch.testing.assert_close(got, want)
+    # The search moved the loss, so the replay is not the kept loss throughout.
+    assert not torch.allclose(retrain[0][1], final[1])
+    # ... and the trained net ends with the kept loss, the one loss_params_ reports.
+    np.testing.assert_allclose(final[1].numpy() - final[1].numpy().mean(0),
+                               clf.loss_params_["l"], atol=1e-6)
+
+
+def test_refit_final_trains_with_the_kept_loss_throughout(data):
+    clf = _fast(max_epochs=6, hyper_lr=0.5, warmup_fraction=0.2, refit="final")
+    _, retrain = _epoch_losses(clf, data)
+    final = [getattr(clf.net_.criterion_, k) for k in ("w", "l", "delta")]
+    for values in retrain:
+        for got, want in zip(values, final):
+            torch.testing.assert_close(got, want)
+
+
+def test_refit_true_is_the_schedule(data):
+    preds = [_fast(max_epochs=5, hyper_lr=0.5, refit=refit).fit(*data).predict_proba(data[0])
+             for refit in (True, "schedule")]
+    np.testing.assert_array_equal(*preds)
+
+
 def _untouched(fitted, name):
     """Search parts that were not searched keep the initial value (first record)."""
     initial = fitted.search_history_[0]["params"][name]
@@ -510,6 +575,7 @@ def test_class_with_a_single_sample_when_searching(data, labels):
     ({"max_epochs": 0}, "max_epochs"),
     ({"hyper_lr": -1.0}, "hyper_lr"),
     ({"validation_fraction": 1.0}, "validation_fraction"),
+    ({"refit": "replay"}, "refit must be True, False, 'schedule' or 'final'"),
 ])
 def test_bad_params(data, params, match):
     X, y = data

@@ -40,6 +40,12 @@ rounds to exactly 1 from ``L = 34``: the soft counts would stop being soft (and
 ``A``'s gradient would underflow) on confident samples. The module therefore
 computes the probabilities, ``A``, the counts and the metric in float64, and
 casts the loss back to the dtype of the logits.
+
+Amplifier warm-up. :func:`amplifier_schedule` gives the ``L`` of each epoch
+when ``L`` grows geometrically from 1 to its final value (what
+:class:`~sklearn_autobalance.AnyLossClassifier` does by default over the first
+half of its epochs). :class:`AnyLoss` itself uses whatever ``amplifier`` it
+holds; the classifier updates it at the start of every epoch.
 """
 
 import functools

@@ -45,8 +45,10 @@ network, epochs, batch size and learning rate for every neural row of a set):
   does not);
 - AutoBalance: ``ab_deo`` (``objective="deo"``, ``fairness_weight=0.9`` as the
   paper's Table 3) and ``ab_group_balanced`` (``objective="group_balanced"``),
-  both otherwise with the estimator's defaults; ``ab_deo_norefit``: ``ab_deo``
-  with ``refit=False`` (the search network, trained on S_T only, is kept).
+  both otherwise with the estimator's defaults; ``ab_deo_final``: ``ab_deo``
+  with ``refit="final"`` (the kept loss from the first retraining step instead
+  of the search's loss schedule); ``ab_deo_norefit``: ``ab_deo`` with
+  ``refit=False`` (the search network, trained on S_T only, is kept).
 
 Examples
 --------
@@ -74,7 +76,8 @@ import _common  # noqa: E402
 
 ALL_SETS = ["waterbirds_like", "hmda", "default"]
 ALL_ROWS = ["ce", "group_balanced", "group_la", "blend_deo", "blend_gb", "blend_gla",
-            "group_dro", "eg", "to", "ab_deo", "ab_group_balanced", "ab_deo_norefit"]
+            "group_dro", "eg", "to", "ab_deo", "ab_group_balanced", "ab_deo_final",
+            "ab_deo_norefit"]
 QUICK_ROWS = ["ce", "group_balanced", "group_la", "ab_deo"]
 ROW_LABELS = {
     "ce": "CE",
@@ -88,6 +91,7 @@ ROW_LABELS = {
     "to": "fairlearn ThresholdOptimizer (equalized odds; needs the group at predict time)",
     "ab_deo": "AutoBalance, objective=\"deo\" (fairness_weight 0.9)",
     "ab_group_balanced": "AutoBalance, objective=\"group_balanced\"",
+    "ab_deo_final": "AutoBalance, objective=\"deo\", refit=\"final\"",
     "ab_deo_norefit": "AutoBalance, objective=\"deo\", refit=False",
 }
 #: Default network per set (hidden_layer_sizes), see the module docstring.
@@ -156,9 +160,10 @@ def make_model(row, seed, hidden, args):
     if row in blends:
         return AutoBalanceClassifier(search=None, init="blend", **common, init_params={
             "regularizer": blends[row], "lam": args.lam})
-    if row in ("ab_deo", "ab_deo_norefit"):
-        return AutoBalanceClassifier(objective="deo", fairness_weight=0.9,
-                                     refit=row == "ab_deo", **common)
+    if row.startswith("ab_deo"):
+        refit = {"ab_deo": True, "ab_deo_final": "final", "ab_deo_norefit": False}[row]
+        return AutoBalanceClassifier(objective="deo", fairness_weight=0.9, refit=refit,
+                                     **common)
     if row == "ab_group_balanced":
         return AutoBalanceClassifier(objective="group_balanced", **common)
     ce = AutoBalanceClassifier(search=None, init="ce", **common)

@@ -113,3 +113,29 @@ def default_paths(name, quick, out=None, json_path=None):
     out = Path(out) if out else RESULTS_DIR / f"{stem}.md"
     json_path = Path(json_path) if json_path else RESULTS_DIR / f"{out.stem}.json"
     return out, json_path
+
+
+def add_network_arguments(parser, *, hidden=(128, 128), max_epochs=50, batch_size=128,
+                          hidden_help="hidden_layer_sizes of the MLP"):
+    """The network and training options every model benchmark shares.
+
+    ``--hidden``, ``--max-epochs``, ``--batch-size``, ``--lr``, ``--device`` and
+    ``--threads`` (``torch.set_num_threads``; 0 leaves torch's default).
+    """
+    parser.add_argument("--hidden", nargs="*", type=int,
+                        default=None if hidden is None else list(hidden), help=hidden_help)
+    parser.add_argument("--max-epochs", type=int, default=max_epochs)
+    parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch.set_num_threads (0: leave torch's default). 1 is much "
+                             "faster than 2 on a shared 2-core machine for these small networks")
+
+
+def add_output_arguments(parser, name):
+    """``--out`` (Markdown) and ``--json`` for the results of benchmark ``name``."""
+    parser.add_argument("--out", default=None,
+                        help=f"Markdown output (default results/{name}[_quick].md)")
+    parser.add_argument("--json", default=None,
+                        help="JSON output (default results/<out stem>.json)")

@@ -257,21 +257,16 @@ def parse_args(argv=None):
                    help="rows to run (default: all; --quick: %s)" % " ".join(QUICK_ROWS))
     p.add_argument("--seeds", nargs="+", type=int, default=None,
                    help="seeds (default: 0 1 2; --quick: 0)")
-    p.add_argument("--hidden", nargs="*", type=int, default=None,
-                   help="hidden_layer_sizes of the network (default: per set, %s)" % HIDDEN)
-    p.add_argument("--max-epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3)
+    _common.add_network_arguments(
+        p, hidden=None, max_epochs=30, batch_size=128,
+        hidden_help="hidden_layer_sizes of the network (default: per set, %s)" % HIDDEN)
     p.add_argument("--lam", type=float, default=0.5, help="lambda of the training-loss blends")
     p.add_argument("--eg-max-iter", type=int, default=30,
                    help="max_iter of fairlearn's ExponentiatedGradient (one network fit each)")
     p.add_argument("--waterbirds-features", type=int, default=512)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (0: default)")
     p.add_argument("--quick", action="store_true",
                    help="smoke test: 5 epochs, seed 0, rows %s, 64 features" % " ".join(QUICK_ROWS))
-    p.add_argument("--out", default=None, help="Markdown output (default results/groups.md)")
-    p.add_argument("--json", default=None, help="JSON output (default results/<out stem>.json)")
+    _common.add_output_arguments(p, "groups")
     args = p.parse_args(argv)
     if args.quick:
         args.max_epochs = min(args.max_epochs, 5)

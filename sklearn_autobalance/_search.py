@@ -305,8 +305,8 @@ class LossSchedule(Callback):
         self.schedule = schedule
 
     def on_train_begin(self, net, **kwargs):
-        criterion = net.criterion_
-        self.final_ = tuple(t.detach().clone() for t in (criterion.w, criterion.l, criterion.delta))
+        self.final_ = tuple(getattr(net.criterion_, name).detach().clone()
+                            for name in ("w", "l", "delta"))
         self.epoch_ = 0
 
     def on_epoch_begin(self, net, **kwargs):

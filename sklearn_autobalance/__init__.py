@@ -2,6 +2,7 @@
 
 Estimators: :class:`AutoBalanceClassifier` (AutoBalance, Li et al. 2021),
 :class:`AnyLossClassifier` (AnyLoss, Han et al. 2024).
+Plotting (matplotlib optional): :class:`LearnedLossDisplay`.
 Submodules: :mod:`sklearn_autobalance.losses`, :mod:`sklearn_autobalance.metrics`,
 :mod:`sklearn_autobalance.datasets`.
 """
@@ -9,7 +10,9 @@ Submodules: :mod:`sklearn_autobalance.losses`, :mod:`sklearn_autobalance.metrics
 from ._anyloss import AnyLossClassifier
 from ._autobalance import AutoBalanceClassifier
 from ._network import MLP
+from ._plot import LearnedLossDisplay
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["AnyLossClassifier", "AutoBalanceClassifier", "MLP", "__version__"]
+__all__ = ["AnyLossClassifier", "AutoBalanceClassifier", "LearnedLossDisplay", "MLP",
+           "__version__"]

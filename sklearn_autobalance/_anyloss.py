@@ -4,7 +4,10 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
+from sklearn.model_selection import train_test_split
+
 from ._base import BaseNeuralClassifier, _check_float, _check_int
+from ._early_stopping import ValidationEarlyStopping
 from .losses._anyloss import AnyLoss, amplifier_schedule, check_metric
 from .losses._base import BaseLoss
 from .losses._parametric import CrossEntropy
@@ -206,11 +209,16 @@ class AnyLossClassifier(BaseNeuralClassifier):
                  average="macro", pretrain_epochs=0, module=None,
                  hidden_layer_sizes=(128, 128), max_epochs=100,
                  batch_size=256, lr=1e-3, optimizer="adam", weight_decay=0.0, device="cpu",
-                 random_state=None, verbose=0, callbacks=None):
+                 n_threads="auto", random_state=None, verbose=0, callbacks=None,
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 tol=1e-4):
         super().__init__(module=module, hidden_layer_sizes=hidden_layer_sizes,
                          max_epochs=max_epochs, batch_size=batch_size, lr=lr,
                          optimizer=optimizer, weight_decay=weight_decay, device=device,
-                         random_state=random_state, verbose=verbose, callbacks=callbacks)
+                         n_threads=n_threads, random_state=random_state, verbose=verbose,
+                         callbacks=callbacks, early_stopping=early_stopping,
+                         n_iter_no_change=n_iter_no_change, tol=tol)
+        self.validation_fraction = validation_fraction
         self.metric = metric
         self.beta = beta
         self.amplifier = amplifier
@@ -226,6 +234,7 @@ class AnyLossClassifier(BaseNeuralClassifier):
         if self.average not in ("macro", "micro"):
             raise ValueError(f"average must be 'macro' or 'micro'; got {self.average!r}")
         _check_int(self.pretrain_epochs, "pretrain_epochs", minimum=0)
+        _check_float(self.validation_fraction, "validation_fraction", 0.0, 1.0, True, True)
 
     def fit(self, X, y, sample_weight=None):
         """Fit the network on ``1 - soft metric`` (after optional CE epochs).
@@ -251,25 +260,63 @@ class AnyLossClassifier(BaseNeuralClassifier):
         at most ``max_epochs - 1`` so that the last epoch trains at ``amplifier``."""
         return min(int(round(self.amplifier_warmup * self.max_epochs)), self.max_epochs - 1)
 
+    def _phase(self, epoch):
+        """Name of training epoch ``epoch`` (0-based): pretraining, warm-up or AnyLoss."""
+        if epoch < self.pretrain_epochs:
+            return "pretraining CE"
+        epoch -= self.pretrain_epochs
+        warmup = self._warmup_epochs()
+        if epoch < warmup:
+            amplifier = amplifier_schedule(epoch, self.amplifier, warmup)
+            return f"amplifier warm-up (L={amplifier:.1f})"
+        return f"AnyLoss (L={self.amplifier:g})"
+
     def _fit_net(self, X, y, groups, sample_weight, rng):
-        counts = np.bincount(y, minlength=len(self.classes_)).astype(np.float64)
+        self.best_epoch_ = None
+        if self.early_stopping:
+            # As MLPClassifier(early_stopping=True): a stratified held-out
+            # share scores every epoch; the best epoch's weights are kept.
+            train_idx, val_idx = train_test_split(
+                np.arange(len(y)), test_size=self.validation_fraction, stratify=y,
+                random_state=rng.randint(np.iinfo(np.int32).max))
+        else:
+            train_idx = np.arange(len(y))
+        y_train = y[train_idx]
+        counts = np.bincount(y_train, minlength=len(self.classes_)).astype(np.float64)
         anyloss = AnyLoss(counts, metric=self.metric, beta=self.beta,
                           amplifier=self.amplifier, average=self.average)
         criterion = _WarmStartAnyLoss(counts, anyloss, self.pretrain_epochs,
                                       self._warmup_epochs())
-        data, target = self._tensors(X, y)
+        data, target = self._tensors(X[train_idx], y_train)
         extra = []
         if sample_weight is not None:
-            total = sample_weight.sum()
+            weight = sample_weight[train_idx]
+            total = weight.sum()
             if not total > 0:
-                raise ValueError("sample_weight must have a positive sum; got all zeros")
+                raise ValueError("sample_weight of the training split sums to zero: every "
+                                 "sample with a positive weight fell into the validation "
+                                 "split; use early_stopping=False or give more samples weight")
             data["count_weight"] = torch.as_tensor(
-                sample_weight * (len(sample_weight) / total), dtype=torch.float64,
-                device=self._device)
+                weight * (len(weight) / total), dtype=torch.float64, device=self._device)
             extra.append(("count_weights", _CountWeights()))
+        stopper = None
+        if self.early_stopping:
+            name = self.metric if isinstance(self.metric, str) else "metric"
+            stopper = ValidationEarlyStopping(
+                self._tensors(X[val_idx], y[val_idx]),
+                lambda logits, yv, groups: 1.0 - anyloss.hard_score(logits, yv),
+                f"1-{name}", self.n_iter_no_change, self.tol)
+            extra.append(("early_stopping", stopper))
+            if self.verbose:
+                print(f"[AnyLossClassifier] early stopping: {len(train_idx)} training / "
+                      f"{len(val_idx)} validation samples, validation 1 - {name} watched")
+        keys = [] if stopper is None else [(f"valid_{stopper.name}",
+                                             f"validation {stopper.name}")]
         net = self._make_net(criterion.to(self._device),
                              max_epochs=self.pretrain_epochs + self.max_epochs,
-                             extra_callbacks=extra)
+                             extra_callbacks=extra, progress=(self._phase, keys))
         net.fit(data, target)
+        if stopper is not None:
+            self.best_epoch_ = stopper.best_epoch_
         self.criterion_ = net.criterion_.anyloss
         return net

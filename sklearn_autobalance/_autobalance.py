@@ -8,10 +8,21 @@ from sklearn.model_selection import StratifiedShuffleSplit
 
 from ._base import BaseNeuralClassifier, _check_float, _check_int, as_python
 from ._clusters import frequency_clusters
+from ._early_stopping import ValidationEarlyStopping
 from ._search import SEARCH_SPACES, LossSchedule, LossSearch, LossSearchSpace
 from .losses._objectives import CLASS_OBJECTIVES, GROUP_OBJECTIVES, make_objective
 from .losses._parametric import ParametricCrossEntropy
 from .losses._registry import GROUP_LOSSES, LOSSES, PARAMETRIC_LOSSES, make_loss
+
+
+# What the 0-1 selection metric of each objective is, for messages and history keys.
+SELECTION_METRICS = {
+    "balanced": ("balanced_error", "validation balanced error"),
+    "accuracy": ("error", "validation error"),
+    "deo": ("error_deo", "validation error blended with DEO"),
+    "group_balanced": ("group_balanced_error", "validation group-balanced error"),
+    "worst_group": ("worst_group_error", "validation worst-group error"),
+}
 
 
 def _counts(y, groups, n_classes, n_groups):
@@ -178,6 +189,9 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     groups_ : ndarray
         The distinct values of ``sensitive_features`` (only after a fit with
         them); column ``g`` of the cell parameters belongs to ``groups_[g]``.
+    class_counts_ : ndarray of shape (n_classes,) or (n_classes, n_groups)
+        Training samples per class (per (class, group) cell with
+        ``sensitive_features``) in the data passed to ``fit``.
     clusters_ : ndarray of int or None
         Frequency cluster of each class (cell); None without a search.
     search_history_ : list of dict
@@ -209,7 +223,8 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
 
     def __init__(self, *, module=None, hidden_layer_sizes=(128, 128), max_epochs=50,
                  batch_size=128, lr=1e-3, optimizer="adam", weight_decay=0.0, device="cpu",
-                 random_state=None, verbose=0, callbacks=None, objective="balanced",
+                 n_threads="auto", random_state=None, verbose=0, callbacks=None,
+                 early_stopping=False, n_iter_no_change=10, tol=1e-4, objective="balanced",
                  search="l+delta", init="la", init_params=None, validation_fraction="auto",
                  warmup_fraction=0.4, hyper_lr=0.01, hyper_interval="auto", neumann_steps=5,
                  damping=0.01, max_grad_norm=1.0, dictionary="log_prior", cluster_size="auto", implicit_params="last",
@@ -217,7 +232,9 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         super().__init__(module=module, hidden_layer_sizes=hidden_layer_sizes,
                          max_epochs=max_epochs, batch_size=batch_size, lr=lr,
                          optimizer=optimizer, weight_decay=weight_decay, device=device,
-                         random_state=random_state, verbose=verbose, callbacks=callbacks)
+                         n_threads=n_threads, random_state=random_state, verbose=verbose,
+                         callbacks=callbacks, early_stopping=early_stopping,
+                         n_iter_no_change=n_iter_no_change, tol=tol)
         self.objective = objective
         self.search = search
         self.init = init
@@ -314,10 +331,12 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         n_groups = None if groups is None else len(self.groups_)
         objective = make_objective(self.objective, n_classes, n_groups,
                                    fairness_weight=self.fairness_weight)
-        selection_metric = None if self.selection == "objective" else make_objective(
-            self.objective, n_classes, n_groups, fairness_weight=self.fairness_weight,
-            kind="error")
+        error = make_objective(self.objective, n_classes, n_groups,
+                               fairness_weight=self.fairness_weight, kind="error")
+        selection_metric = None if self.selection == "objective" else error
         self.clusters_, self.search_history_, self.best_step_ = None, [], None
+        self.best_epoch_ = None
+        self.class_counts_ = _counts(y, groups, n_classes, n_groups)
         if groups is None:
             self.__dict__.pop("groups_", None)  # from an earlier fit with groups
         if groups is None and self.init in GROUP_LOSSES:
@@ -325,23 +344,8 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                 f"init={self.init!r} is a (class, group) loss: pass sensitive_features to fit "
                 "(or use a class loss such as 'ce', 'balanced' or 'la')"
             )
-
         if self.search is None:
-            self._say("train: fixed loss %r on all %d samples" % (self.init, len(y)))
-            criterion = make_loss(self.init, _counts(y, groups, n_classes, n_groups),
-                                  self.init_params)
-            if sample_weight is not None and getattr(criterion, "batch_level", False):
-                raise ValueError(
-                    f"init={self.init!r} (with init_params={self.init_params!r}) is a "
-                    "batch-level loss (group DRO, CE_deo): it has no per-sample loss to weight, "
-                    "so sample_weight is not supported; drop sample_weight or use a per-sample "
-                    "loss (e.g. 'group_balanced', or 'blend' with regularizer 'group_balanced' "
-                    "or 'group_la')"
-                )
-            net = self._make_net(criterion).fit(*self._tensors(X, y, groups, sample_weight))
-            self.loss_params_ = (criterion.effective_params()
-                                 if isinstance(criterion, ParametricCrossEntropy) else {})
-            return net
+            return self._fit_fixed(X, y, groups, sample_weight, rng, error)
 
         train_idx, val_idx = self._split(y, groups, rng)
         counts = _counts(y[train_idx], None if groups is None else groups[train_idx],
@@ -363,6 +367,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         interval = self.hyper_interval
         if interval == "auto":
             interval = max(1, math.ceil(len(train_idx) / self.batch_size) // 5)
+        metric_key, metric_name = SELECTION_METRICS[self.objective]
         search = LossSearch(
             space, objective, train, valid,
             start_epoch=warmup, hyper_interval=interval, hyper_lr=self.hyper_lr,
@@ -371,31 +376,108 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             hyper_batch_size=self.hyper_batch_size or 4 * self.batch_size,
             param_scope=self.implicit_params, generator=self._generator,
             selection_metric=selection_metric, curvature_generator=self._curvature_generator,
+            selection_key=metric_key,
+            patience=(self.n_iter_no_change, self.tol) if self.early_stopping else None,
+            watch_warmup=bool(self.verbose),
         )
         self._say(f"search: {len(train_idx)} training / {len(val_idx)} validation samples; "
-                  f"warm-up {warmup} epochs, then hyper-steps every {interval} steps")
-        net = self._make_net(criterion, extra_callbacks=[("loss_search", search)])
+                  f"warm-up {warmup} epoch(s), then hyper-steps every {interval} steps; the loss "
+                  f"is chosen by {metric_name if selection_metric else 'validation objective'}")
+        progress = (lambda e: "warm-up" if e < warmup else "search",
+                    [("valid_objective", "validation objective"),
+                     (f"valid_{metric_key}", metric_name)])
+        net = self._make_net(criterion, extra_callbacks=[("loss_search", search)],
+                             progress=progress)
         net.fit(*train)
         self.search_history_ = search.history()
-        self.best_step_ = search.best_step_
+        self.best_step_, self.best_epoch_ = search.best_step_, search.best_epoch_
         space.load_state(search.best_state_)
         w, l, delta = (t.detach() for t in space.tensors())
         final = ParametricCrossEntropy(counts, w=w, l=l, delta=delta, delta_scale=space.delta_scale)
         self.loss_params_ = final.effective_params()
+        self._report_search(search, warmup, metric_name, len(net.history))
         if self.refit is False:
             return net
         replay = self.refit != "final"
         schedule = search.loss_schedule() if replay else []
-        self._say(f"retrain: learned loss (best at step {self.best_step_}, validation objective "
-                  f"{search.best_score_:.4f}) on all {len(y)} samples"
-                  + (f", following the search's loss for the first {len(schedule)} epochs"
-                     if replay else ""))
+        epochs = self.best_epoch_ if self.early_stopping else self.max_epochs
+        self._say(f"retrain: the kept loss on all {len(y)} samples for {epochs} epochs"
+                  + (f", following the search's loss for the first {len(schedule)}"
+                     if replay else "")
+                  + (" (the search's best epoch count: early_stopping=True)"
+                     if self.early_stopping else ""))
         # Free the search network and the S_T / S_V tensors before the full
         # copy is made, so that the two phases' memory does not add up.
         del net, search, space, train, valid
         callbacks = [("loss_schedule", LossSchedule(schedule))] if replay else []
-        return self._make_net(final.to(self._device), extra_callbacks=callbacks).fit(
-            full_X, full_y)
+        return self._make_net(final.to(self._device), max_epochs=epochs,
+                              extra_callbacks=callbacks,
+                              progress=("retrain", ())).fit(full_X, full_y)
+
+    def _fit_fixed(self, X, y, groups, sample_weight, rng, error):
+        """``search=None``: the ``init`` loss on all data (after an early-stopping run)."""
+        n_classes = len(self.classes_)
+        n_groups = None if groups is None else len(self.groups_)
+        criterion = make_loss(self.init, _counts(y, groups, n_classes, n_groups),
+                              self.init_params)
+        if sample_weight is not None and getattr(criterion, "batch_level", False):
+            raise ValueError(
+                f"init={self.init!r} (with init_params={self.init_params!r}) is a "
+                "batch-level loss (group DRO, CE_deo): it has no per-sample loss to weight, "
+                "so sample_weight is not supported; drop sample_weight or use a per-sample "
+                "loss (e.g. 'group_balanced', or 'blend' with regularizer 'group_balanced' "
+                "or 'group_la')"
+            )
+        self.loss_params_ = (criterion.effective_params()
+                             if isinstance(criterion, ParametricCrossEntropy) else {})
+        full_X, full_y = self._tensors(X, y, groups, sample_weight)
+        epochs = self.max_epochs
+        if self.early_stopping:
+            # Find the epoch count on a held-out split (the loss built from the
+            # training part's counts), then train on all data for that long.
+            train_idx, val_idx = self._split(y, groups, rng)
+            counts = _counts(y[train_idx], None if groups is None else groups[train_idx],
+                             n_classes, n_groups)
+            metric_key, metric_name = SELECTION_METRICS[self.objective]
+            stopper = ValidationEarlyStopping(
+                self._subset(full_X, full_y, val_idx, keys=("X", "groups")), error,
+                metric_key, self.n_iter_no_change, self.tol)
+            self._say(f"early stopping: {len(train_idx)} training / {len(val_idx)} validation "
+                      f"samples, {metric_name} watched")
+            net = self._make_net(make_loss(self.init, counts, self.init_params),
+                                 extra_callbacks=[("early_stopping", stopper)],
+                                 progress=("early-stopping run",
+                                           [(f"valid_{metric_key}", metric_name)]))
+            net.fit(*self._subset(full_X, full_y, train_idx))
+            epochs = max(1, stopper.best_epoch_)
+            self.best_epoch_ = epochs
+            del net, stopper
+        self._say(f"train: fixed loss {self.init!r} on all {len(y)} samples for {epochs} epochs")
+        return self._make_net(criterion, max_epochs=epochs,
+                              progress=("train", ())).fit(full_X, full_y)
+
+    def _report_search(self, search, warmup, metric_name, epochs_run):
+        """Verbose summary: what was kept and why, early stop, over-fitting of S_T."""
+        if not self.verbose:
+            return
+        kept = ("the initial loss" if self.best_epoch_ <= warmup
+                else "the searched loss")
+        value = search.best_key_[0]
+        initial = search.initial_key_[0] if search.initial_key_ is not None else None
+        what = metric_name if self.selection == "error" else "validation objective"
+        line = (f"kept: {kept}, scored at the end of epoch {self.best_epoch_} "
+                f"(step {self.best_step_}): {what} {value:.4f}")
+        if initial is not None and self.best_epoch_ > warmup:
+            line += f" against {initial:.4f} for the initial loss"
+        self._say(line)
+        if epochs_run < self.max_epochs:
+            self._say(f"search stopped early after epoch {epochs_run}: {what} did not improve "
+                      f"by more than tol={self.tol:g} for {self.n_iter_no_change} epochs")
+        rises, changes, first, last = search.objective_trend()
+        if changes >= 4 and rises >= 2 * changes / 3 and last > first:
+            self._say(f"warning: the validation objective rose in {rises} of {changes} search "
+                      f"epochs ({first:.4f} -> {last:.4f}): the network over-fits its training "
+                      "split; early_stopping=True, fewer max_epochs or weight_decay may help")
 
     def _subset(self, X, y, rows, keys=None):
         rows = torch.as_tensor(rows, device=y.device)

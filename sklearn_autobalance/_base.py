@@ -19,6 +19,8 @@ from sklearn.utils.validation import (
 )
 
 from ._network import MLP, EpochAnnouncer, TabularNet
+from ._progress import PhaseProgress
+from ._threading import check_n_threads, resolve_n_threads, torch_threads
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 
@@ -117,7 +119,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     @abstractmethod
     def __init__(self, *, module=None, hidden_layer_sizes=(128, 128), max_epochs=50,
                  batch_size=128, lr=1e-3, optimizer="adam", weight_decay=0.0, device="cpu",
-                 random_state=None, verbose=0, callbacks=None):
+                 n_threads="auto", random_state=None, verbose=0, callbacks=None,
+                 early_stopping=False, n_iter_no_change=10, tol=1e-4):
         self.module = module
         self.hidden_layer_sizes = hidden_layer_sizes
         self.max_epochs = max_epochs
@@ -126,9 +129,13 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self.optimizer = optimizer
         self.weight_decay = weight_decay
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
 
     # ----------------------------------------------------------------- checks
     def _check_common_params(self):
@@ -150,6 +157,23 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             raise ValueError(f"hidden_layer_sizes must be a tuple of positive ints; got {sizes!r}")
         if self.callbacks is not None and not isinstance(self.callbacks, (list, tuple)):
             raise TypeError("callbacks must be a list of skorch callbacks or None")
+        for cb in self.callbacks or ():
+            cb = cb[1] if isinstance(cb, (tuple, list)) and len(cb) == 2 else cb
+            monitor = getattr(cb, "monitor", None)
+            if isinstance(monitor, str) and monitor.startswith("valid"):
+                raise ValueError(
+                    f"callback {type(cb).__name__}(monitor={monitor!r}) watches a skorch "
+                    "validation split, which these networks do not have (each phase trains "
+                    "on all the rows it is given). Use the estimator's own early stopping: "
+                    f"{type(self).__name__}(early_stopping=True, n_iter_no_change=..., tol=...)"
+                )
+        check_n_threads(self.n_threads)
+        if not isinstance(self.early_stopping, (bool, np.bool_)):
+            raise ValueError(f"early_stopping must be True or False; got {self.early_stopping!r}")
+        _check_int(self.n_iter_no_change, "n_iter_no_change")
+        _check_float(self.tol, "tol")
+        if not isinstance(self.verbose, numbers.Integral) or self.verbose < 0:
+            raise ValueError(f"verbose must be an int >= 0; got {self.verbose!r}")
         try:
             device = torch.device(self.device)
         except (RuntimeError, TypeError) as exc:
@@ -174,6 +198,15 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         y_enc = self._label_encoder.transform(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+            negative = np.flatnonzero(sample_weight < 0)
+            if len(negative):
+                raise ValueError(
+                    f"sample_weight must be non-negative; got {len(negative)} negative "
+                    f"value(s) (the smallest is {sample_weight.min():g}, at row {negative[0]}). "
+                    "A negative weight would make training maximise that sample's loss."
+                )
+            if not sample_weight.sum() > 0:
+                raise ValueError("sample_weight must have a positive sum; all weights are zero")
         groups = None
         if sensitive_features is not None:
             groups, self.groups_ = check_sensitive_features(sensitive_features, X.shape[0])
@@ -190,10 +223,19 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         raise TypeError("module must be None, a torch.nn.Module instance, or an nn.Module class "
                         f"taking (n_features, n_classes); got {self.module!r}")
 
-    def _make_net(self, criterion, *, max_epochs=None, extra_callbacks=()):
-        """A fresh skorch net with the initial module weights and ``criterion``."""
+    def _make_net(self, criterion, *, max_epochs=None, extra_callbacks=(), progress=None):
+        """A fresh skorch net with the initial module weights and ``criterion``.
+
+        ``progress``: ``(phase_of, keys)`` of :class:`PhaseProgress` (the phase
+        name or a function of the epoch; the history keys to show), shown when
+        ``verbose >= 1``; ``verbose >= 2`` adds skorch's epoch table.
+        """
         optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
         callbacks = [("epoch_announcer", EpochAnnouncer()), *extra_callbacks]
+        if self.verbose and progress is not None:
+            phase_of, keys = progress
+            callbacks.append(("progress", PhaseProgress(
+                f"[{type(self).__name__}]", phase_of, keys, display=self.verbose == 1)))
         for i, cb in enumerate(self.callbacks or ()):
             callbacks.append((f"user_{i}", copy.deepcopy(cb)))
         net = TabularNet(
@@ -208,7 +250,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             device=self._device,
             callbacks=callbacks,
             predict_nonlinearity=None,
-            verbose=self.verbose,
+            verbose=int(self.verbose >= 2),
         )
         net.generator = self._generator
         return net
@@ -272,12 +314,41 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
                 self._curvature_generator = torch.Generator()
                 self._curvature_generator.set_state(torch.get_rng_state())
         try:
-            self.net_ = self._fit_net(X, y, groups, sample_weight, rng)
+            self._check_module_output(X[:1], len(self.classes_))
+            threads = resolve_n_threads(self.n_threads, self._device, self._module_init,
+                                        self.batch_size)
+            with torch_threads(threads):
+                self.net_ = self._fit_net(X, y, groups, sample_weight, rng)
         finally:
             with _GLOBAL_RNG_LOCK:
                 restore()
             del self._generator, self._curvature_generator
         return self
+
+    def _check_module_output(self, row, n_classes):
+        """One-row forward of the initial module: it must return ``(1, n_classes)`` logits."""
+        module = self._module_init
+        was_training = module.training
+        module.eval()
+        try:
+            with torch.no_grad():
+                out = module(torch.tensor(row, dtype=torch.float32))
+        except Exception as exc:
+            raise ValueError(
+                f"module failed on a one-row input of {row.shape[1]} features "
+                f"({type(exc).__name__}: {exc}); it must map (n_samples, n_features) "
+                "float32 inputs to (n_samples, n_classes) logits"
+            ) from exc
+        finally:
+            module.train(was_training)
+        if not isinstance(out, torch.Tensor) or out.shape != (1, n_classes):
+            width = out.shape[-1] if isinstance(out, torch.Tensor) and out.ndim else None
+            got = (f"{width} outputs (shape {tuple(out.shape)})" if width is not None
+                   else f"a {type(out).__name__}")
+            raise ValueError(
+                f"module returns {got} for one input row, but y has {n_classes} classes: "
+                f"the module must return one logit per class, shape (n_samples, {n_classes})"
+            )
 
     def _check_params(self):
         """Validate the subclass's own parameters (hook)."""
@@ -287,15 +358,23 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         """Train and return the skorch net (``y`` is label-encoded)."""
 
     # ---------------------------------------------------------------- predict
-    def _logits(self, X):
+    def _logits(self, X, method, params):
+        if params:
+            names = ", ".join(sorted(params))
+            hint = (" Prediction never takes the sensitive attribute: it is used in training "
+                    "only, and the network predicts from X alone."
+                    if "sensitive_features" in params else "")
+            raise TypeError(f"{type(self).__name__}.{method}() got unexpected keyword "
+                            f"argument(s): {names}.{hint}")
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         device = torch.device(self.net_.device)
         data = {"X": torch.tensor(X, dtype=torch.float32, device=device)}
-        with torch.no_grad():
+        threads = resolve_n_threads(self.n_threads, device, self.net_.module_, self.batch_size)
+        with torch_threads(threads), torch.no_grad():
             return self.net_.forward(data, training=False, device="cpu").double().numpy()
 
-    def decision_function(self, X):
+    def decision_function(self, X, **params):
         """Raw logits ``f(x)`` (binary: ``f_1 - f_0``), with no loss adjustment.
 
         Parameters
@@ -306,10 +385,10 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
-        logits = self._logits(X)
+        logits = self._logits(X, "decision_function", params)
         return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
 
-    def predict_proba(self, X):
+    def predict_proba(self, X, **params):
         """Softmax of the raw logits.
 
         Parameters
@@ -320,12 +399,12 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        logits = self._logits(X)
+        logits = self._logits(X, "predict_proba", params)
         logits -= logits.max(axis=1, keepdims=True)
         proba = np.exp(logits)
         return proba / proba.sum(axis=1, keepdims=True)
 
-    def predict(self, X):
+    def predict(self, X, **params):
         """Class of the largest raw logit.
 
         Parameters
@@ -336,7 +415,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        logits = self._logits(X)  # checks that the estimator is fitted
+        logits = self._logits(X, "predict", params)  # checks that the estimator is fitted
         return self.classes_[np.argmax(logits, axis=1)]
 
     def __sklearn_tags__(self):

@@ -2,8 +2,10 @@
 
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, ProgressBar
 from torch import nn
+
+from ._progress import plain_print_log
 
 
 class MLP(nn.Module):
@@ -97,10 +99,34 @@ class TabularNet(NeuralNet):
     - ``run_single_epoch`` records the batch losses with one host transfer per
       epoch rather than one ``.item()`` per step.
 
+    - ``notify`` ends training after an epoch in which a callback called
+      :meth:`request_stop` (early stopping), once every callback, the epoch
+      table included, has seen that epoch.
+    - the default ``PrintLog`` drops its ANSI colours when stdout is not a
+      terminal.
+
     ``generator`` (set by the estimator) seeds the batch order.
     """
 
     generator = None
+    _stop_requested = False
+
+    @property
+    def _default_callbacks(self):
+        return [(name, plain_print_log() if name == "print_log" else cb)
+                for name, cb in super()._default_callbacks]
+
+    def request_stop(self):
+        """End training after the current epoch (all its callbacks still run)."""
+        self._stop_requested = True
+
+    def notify(self, method_name, **cb_kwargs):
+        if method_name == "on_train_begin":
+            self._stop_requested = False
+        super().notify(method_name, **cb_kwargs)
+        if method_name == "on_epoch_end" and self._stop_requested:
+            self._stop_requested = False
+            raise KeyboardInterrupt  # skorch's partial_fit ends the loop on it
 
     def get_iterator(self, dataset, training=False):
         batch_size = self.batch_size if training else max(self.batch_size, 4096)
@@ -127,14 +153,21 @@ class TabularNet(NeuralNet):
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         if iterator is None:
             return
-        losses = []
+        # skorch's ProgressBar shows each batch's loss as it ends; only then is
+        # the loss read per step (a device sync on a GPU), else once an epoch.
+        per_batch = any(isinstance(cb, ProgressBar) for _, cb in self.callbacks_)
+        losses, n_batches = [], 0
         for batch in iterator:
+            n_batches += 1
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
-            losses.append(step["loss"].detach())
             self.history.record_batch(prefix + "_batch_size", len(batch[0]["X"]))
+            if per_batch:
+                self.history.record_batch(prefix + "_loss", step["loss"].item())
+            else:
+                losses.append(step["loss"].detach())
             self.notify("on_batch_end", batch=batch, training=training, **step)
         values = torch.stack(losses).float().cpu().tolist() if losses else []
         for record, value in zip(self.history[-1]["batches"][-len(values):], values):
             record[prefix + "_loss"] = value
-        self.history.record(prefix + "_batch_count", len(values))
+        self.history.record(prefix + "_batch_count", n_batches)

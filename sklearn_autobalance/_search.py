@@ -5,6 +5,7 @@ import torch
 from skorch.callbacks import Callback
 
 from ._clusters import cluster_dictionary
+from ._early_stopping import Patience
 from ._hypergradient import implicit_hypergradient
 from .losses._parametric import parametric_cross_entropy
 
@@ -122,13 +123,28 @@ class LossSearch(Callback):
     curvature_generator : torch.Generator or None
         Draws the power iteration's start vectors, on the data's device
         (None: torch's global generator, shared by the threads of a process).
+    selection_metric : callable or None
+        0-1 metric choosing the kept loss (None: the objective).
+    selection_key : str, default="selection"
+        History name of the selection metric: each epoch-end evaluation
+        records ``valid_objective`` and ``valid_<selection_key>`` (with a
+        ``_best`` flag skorch's epoch table highlights) in the net's history.
+    patience : tuple (int, float) or None
+        ``(n_iter_no_change, tol)``: stop the search run once the selection
+        key has not improved by ``tol`` for that many evaluations.
+    watch_warmup : bool, default=False
+        Also score the validation set after the warm-up's epochs (recorded in
+        the history for progress output; not candidates).
     """
 
     def __init__(self, space, objective, train, valid, *, start_epoch, hyper_interval,
                  hyper_lr, neumann_steps, damping, max_grad_norm, hyper_batch_size,
-                 param_scope, generator, selection_metric=None, curvature_generator=None):
+                 param_scope, generator, selection_metric=None, curvature_generator=None,
+                 selection_key="selection", patience=None, watch_warmup=False):
         self.space, self.objective = space, objective
         self.selection_metric = selection_metric
+        self.selection_key, self.patience = selection_key, patience
+        self.watch_warmup = watch_warmup
         self.train, self.valid = train, valid
         self.start_epoch, self.hyper_interval = start_epoch, hyper_interval
         self.hyper_lr, self.neumann_steps, self.damping = hyper_lr, neumann_steps, damping
@@ -153,6 +169,8 @@ class LossSearch(Callback):
         # The coordinates each epoch started with, and how many epochs had run
         # when the kept loss was scored: the retraining replays this schedule.
         self.epoch_states_, self.best_epoch_ = [], 0
+        self.initial_key_ = None
+        self.patience_ = None if self.patience is None else Patience(*self.patience)
         return self
 
     def on_epoch_begin(self, net, **kwargs):
@@ -215,6 +233,12 @@ class LossSearch(Callback):
     def on_epoch_end(self, net, **kwargs):
         epoch = len(net.history) - 1
         if epoch < self.start_epoch - 1:
+            if self.watch_warmup:  # validation curve for the progress display only
+                score, selection = self.evaluate(net)
+                net.history.record("valid_objective", score)
+                if selection is not None:
+                    net.history.record(f"valid_{self.selection_key}", selection)
+                    net.history.record(f"valid_{self.selection_key}_best", False)
             return
         score, selection = self.evaluate(net)
         record = {
@@ -229,13 +253,34 @@ class LossSearch(Callback):
         # Selection key: the selection metric (e.g. the validation balanced
         # error) first, the smooth objective to break its ties.
         key = (score, score) if selection is None else (selection, score)
-        if key < self.best_key_:
+        if self.initial_key_ is None:
+            self.initial_key_ = key  # the warm-up's end: the initial loss
+        improved = key < self.best_key_
+        if improved:
             self.best_key_, self.best_score_, self.best_step_ = key, score, self.steps_
             self.best_state_, self.best_epoch_ = self.space.state(), epoch + 1
-        if net.verbose:
-            extra = "" if selection is None else f", selection metric {selection:.4f}"
-            print(f"  search: epoch {epoch + 1} validation objective {score:.4f}{extra}"
-                  f" (kept: step {self.best_step_})")
+        net.history.record("valid_objective", score)
+        if selection is not None:
+            net.history.record(f"valid_{self.selection_key}", selection)
+            net.history.record(f"valid_{self.selection_key}_best", improved)
+        if self.patience_ is not None:
+            self.patience_.update(key[0])
+            if self.patience_.exhausted:
+                net.request_stop()
+
+    def objective_trend(self):
+        """How the whole-validation-set objective moved over the search epochs.
+
+        Returns ``(rises, changes, first, last)``: the number of epoch-to-epoch
+        increases among ``changes`` consecutive pairs, and the first and last
+        values (from the warm-up's end on).
+        """
+        values = [float(r["validation_objective"]) for r in self.records_
+                  if r["scope"] == "validation_set"]
+        if len(values) < 2:
+            return 0, 0, (values[0] if values else np.nan), (values[-1] if values else np.nan)
+        rises = sum(b > a for a, b in zip(values, values[1:]))
+        return rises, len(values) - 1, values[0], values[-1]
 
     @torch.no_grad()
     def evaluate(self, net):

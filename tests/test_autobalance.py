@@ -180,11 +180,38 @@ def test_verbose_prints_phases(data, capsys):
     X, y = data
     _fast(verbose=1).fit(X, y)
     out = capsys.readouterr().out
-    assert re.search(r"search", out)
-    assert re.search(r"retrain", out)
-    # One line per epoch of each phase (skorch's table, then the search's own).
-    assert len(re.findall(r"^\s+3\s", out, flags=re.M)) == 2, out
-    assert "validation objective" in out
+    # One progress line per phase start and end, each with elapsed time and ETA.
+    for phase in ("warm-up", "search", "retrain"):
+        assert re.search(rf"^\[AutoBalanceClassifier\] {phase}: epoch \d+/3, .*elapsed, ETA",
+                         out, flags=re.M), out
+    assert "validation balanced error" in out
+    assert "selection metric" not in out
+    # What was kept, named by its epoch and the selection metric.
+    assert re.search(r"kept: the (initial|searched) loss, scored at the end of epoch \d "
+                     r"\(step \d+\): validation balanced error", out), out
+    assert "\x1b[" not in out  # not a terminal: no ANSI colours
+
+def test_verbose_2_prints_epoch_table_in_order(data, capsys):
+    X, y = data
+    _fast(verbose=2, max_epochs=4).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    # skorch's table with the phase and the validation columns; the summary
+    # line after the search's last row, never inside the table.
+    header = next(i for i, line in enumerate(lines) if "valid_balanced_error" in line)
+    assert "phase" in lines[header] and "valid_objective" in lines[header]
+    rows = [line.split() for line in lines[header + 2:header + 6]]
+    assert [r[0] for r in rows] == ["1", "2", "3", "4"]
+    assert [r[1] for r in rows] == ["warm-up", "warm-up", "search", "search"]
+    assert "kept:" in lines[header + 6]
+    assert not any("\x1b[" in line for line in lines)
+
+def test_verbose_warns_when_validation_objective_rises(capsys):
+    # A wide net over-fits 60 noisy rows: the validation CE climbs epoch after epoch.
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(150, 30)), rng.randint(0, 2, size=150)
+    _fast(verbose=1, hidden_layer_sizes=(256,), max_epochs=20, lr=3e-2).fit(X, y)
+    out = capsys.readouterr().out
+    assert re.search(r"validation objective rose in \d+ of \d+ search epochs", out), out
 
 def test_verbose_fixed_loss_prints_training(data, capsys):
     X, y = data

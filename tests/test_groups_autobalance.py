@@ -90,7 +90,14 @@ def test_predict_needs_only_X():
         X, y, sensitive_features=g)
     for method in ("predict", "predict_proba", "decision_function"):
         params = inspect.signature(getattr(clf, method)).parameters
-        assert list(params) == ["X"]
+        # X only; **params exists to refuse extra arguments with a clear message.
+        assert [p for p in params if params[p].kind != params[p].VAR_KEYWORD] == ["X"]
+        with pytest.raises(TypeError, match=rf"AutoBalanceClassifier\.{method}\(\).*"
+                           "never takes the sensitive attribute") as info:
+            getattr(clf, method)(X, sensitive_features=g)
+        assert "Base" not in str(info.value)
+        with pytest.raises(TypeError, match="unexpected keyword argument.*: foo"):
+            getattr(clf, method)(X, foo=1)
     proba = clf.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
 

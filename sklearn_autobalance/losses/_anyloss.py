@@ -407,6 +407,27 @@ class AnyLoss(BaseLoss):
                                  "soft confusion matrix of this batch")
         return score.mean() if score.ndim else score
 
+    @torch.no_grad()
+    def hard_score(self, logits, y):
+        """The metric of the argmax predictions (what ``predict`` returns), as a float.
+
+        The confusion counts are those of the hard decisions, so the value is
+        the metric scikit-learn would report (up to the stabilising ``EPS``).
+        """
+        pred = logits.argmax(dim=1)
+        if self.n_classes == 2:
+            a, t = (pred == 1).to(torch.float64), (y == 1).to(torch.float64)
+        else:
+            a = torch.nn.functional.one_hot(pred, self.n_classes).to(torch.float64)
+            t = torch.nn.functional.one_hot(y, self.n_classes).to(torch.float64)
+        tp, positives, predicted = (t * a).sum(dim=0), t.sum(dim=0), a.sum(dim=0)
+        fn, fp = positives - tp, predicted - tp
+        tn = float(len(y)) - positives - predicted + tp
+        if self.n_classes > 2 and self.average == "micro":
+            tp, fn, fp, tn = tp.sum(), fn.sum(), fp.sum(), tn.sum()
+        score = torch.nan_to_num(self.metric_fn(tp, fn, fp, tn), nan=0.0)
+        return float(score.mean())
+
     def forward(self, logits, y, groups=None, sample_weight=None):
         """Loss ``1 - metric`` of the batch, in the dtype of ``logits``.
 

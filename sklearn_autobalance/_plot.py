@@ -1,0 +1,439 @@
+"""LearnedLossDisplay: the learned loss against class frequency, and the search trajectory.
+
+Matplotlib is optional: it is imported inside the plotting methods only.
+"""
+
+import copy
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from ._autobalance import AutoBalanceClassifier
+
+KINDS = ("loss", "trajectory", "both")
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
+_MAX_ANNOTATED = 20  # points per panel labelled with their class
+_L_LABEL = "logit adjustment l"
+_MULTIPLIER_LABEL = "multiplier 2σ(Δ)"
+
+
+def _check_matplotlib_support(caller_name):
+    """Raise an ImportError telling how to install matplotlib when it is missing."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(
+            f"{caller_name} requires matplotlib. You can install it with "
+            "`pip install matplotlib`, or with the project's plot extra: "
+            "`pip install \"sklearn-autobalance[plot]\"`"
+        ) from exc
+
+
+def _check_kind(kind):
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
+
+
+def _validation_records(search_history):
+    """The records of ``search_history`` scored on the whole validation set, in order."""
+    return [r for r in (search_history or []) if r.get("scope") == "validation_set"]
+
+
+def _log_frequency_axis(ax, frequency):
+    """Log x axis with decimal tick labels; 2 and 5 times powers of ten labelled too
+    when the frequencies span under two decades (else the axis may show no label)."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    positive = frequency[frequency > 0]
+    if positive.size and np.log10(positive.max() / positive.min()) < 2:
+        def minor(v, _):
+            mantissa = v / 10 ** np.floor(np.log10(v) + 1e-9)
+            return f"{v:g}" if np.isclose(mantissa, 2) or np.isclose(mantissa, 5) else ""
+        ax.xaxis.set_minor_formatter(FuncFormatter(minor))
+    else:
+        ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+class LearnedLossDisplay:
+    """Learned loss and loss-search trajectory of an :class:`AutoBalanceClassifier`.
+
+    Two views of what :class:`AutoBalanceClassifier` learned:
+
+    - the loss: the learned (centred) logit adjustment ``l`` and the effective
+      logit multiplier ``2 sigmoid(Delta)`` of each class (of each (class,
+      group) cell with ``sensitive_features``), against the class (cell)
+      frequency on a log axis;
+    - the trajectory of the search: the validation objective, and the
+      selection metric (e.g. the balanced error) when there is one, scored on
+      the whole validation set at the end of the warm-up and of every later
+      epoch, with the epoch whose loss was kept marked.
+
+    It is recommended to use :meth:`from_estimator` to create a
+    :class:`LearnedLossDisplay`. All parameters are stored as attributes; the
+    constructor does no computation.
+
+    Parameters
+    ----------
+    class_frequency : ndarray of shape (n_classes,) or (n_classes, n_groups)
+        Share of the training samples in each class (in each (class, group)
+        cell); the x coordinate of the loss panels.
+    loss_params : dict of str to ndarray
+        The loss: ``"w"``, ``"l"`` (centred logit adjustment) and ``"delta"``
+        (the effective multiplier ``2 sigmoid(Delta)``, not the raw
+        ``Delta``), each of the shape of ``class_frequency``, as
+        :attr:`AutoBalanceClassifier.loss_params_`. May be empty (a loss
+        outside the parametric family): only the trajectory can be plotted.
+    classes : array-like of shape (n_classes,), default=None
+        Class labels, used to annotate the points; None uses ``0 ..
+        n_classes - 1``.
+    search_history : list of dict, default=None
+        Records of the search, as :attr:`AutoBalanceClassifier.search_history_`:
+        each with ``epoch`` (0-based), ``step``, ``validation_objective``,
+        ``scope`` (``"batch"`` or ``"validation_set"``), ``params`` and, with
+        a selection metric, ``validation_selection``. Only the
+        ``"validation_set"`` records are plotted. None or empty: no search.
+    best_step : int, default=None
+        Training step whose loss was kept (:attr:`AutoBalanceClassifier.best_step_`);
+        the ``"validation_set"`` record of that step is marked.
+    groups : array-like of shape (n_groups,), default=None
+        Labels of the groups (columns of a 2-D ``class_frequency``); None uses
+        ``0 .. n_groups - 1``.
+    estimator_name : str, default=None
+        Name of the estimator, used as the legend label of the loss points
+        (without groups). None: no label.
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes or ndarray of matplotlib Axes
+        The panels drawn on, in the order l, multiplier, trajectory (those
+        of ``kind``); a single Axes when there is one panel. Twin axes (the
+        selection metric's, or the multiplier's when the loss shares one
+        Axes) are not part of it.
+    figure_ : matplotlib Figure
+        Figure containing the panels.
+    l_scatter_ : list of matplotlib PathCollection or None
+        Points ``(class_frequency, l)``, one collection per group (one without
+        groups); None when the loss was not plotted.
+    multiplier_scatter_ : list of matplotlib PathCollection or None
+        Points ``(class_frequency, 2 sigmoid(Delta))``, as ``l_scatter_``.
+    objective_line_ : matplotlib Line2D or None
+        Validation objective against the epoch (1-based: record ``epoch + 1``);
+        None when the trajectory was not plotted.
+    selection_line_ : matplotlib Line2D or None
+        Validation selection metric against the epoch, on a twin y axis; None
+        when the records have no ``validation_selection`` or the trajectory was
+        not plotted.
+    kept_line_ : matplotlib Line2D or None
+        Vertical line at the epoch (1-based) whose end scored the kept loss;
+        None when ``best_step`` is None or matches no ``"validation_set"``
+        record.
+
+    See Also
+    --------
+    AutoBalanceClassifier : The estimator whose learned loss is displayed.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn_autobalance import AutoBalanceClassifier, LearnedLossDisplay
+    >>> X, y = make_classification(n_samples=200, weights=[0.8, 0.2], random_state=0)
+    >>> clf = AutoBalanceClassifier(hidden_layer_sizes=(8,), max_epochs=4,
+    ...                             random_state=0).fit(X, y)
+    >>> disp = LearnedLossDisplay.from_estimator(clf)
+    >>> disp.ax_.shape
+    (3,)
+    >>> disp = LearnedLossDisplay.from_estimator(clf, kind="trajectory")
+    >>> disp.objective_line_.get_xdata()  # the epochs scored on the validation set
+    array([2, 3, 4])
+    """
+
+    def __init__(self, class_frequency, loss_params, *, classes=None, search_history=None,
+                 best_step=None, groups=None, estimator_name=None):
+        self.class_frequency = class_frequency
+        self.loss_params = loss_params
+        self.classes = classes
+        self.search_history = search_history
+        self.best_step = best_step
+        self.groups = groups
+        self.estimator_name = estimator_name
+
+    # -- validation ---------------------------------------------------------
+
+    def _loss_data(self):
+        """``(frequency, l, multiplier, classes, groups)`` as 2-D (n_classes, n_groups)."""
+        frequency = np.asarray(self.class_frequency, dtype=np.float64)
+        if frequency.ndim not in (1, 2):
+            raise ValueError("class_frequency must have shape (n_classes,) or (n_classes, "
+                             f"n_groups); got shape {frequency.shape}")
+        values = {}
+        for name in ("l", "delta"):
+            if name not in self.loss_params:
+                raise ValueError(f"loss_params must have an entry {name!r}; got the keys "
+                                 f"{sorted(self.loss_params)}")
+            values[name] = np.asarray(self.loss_params[name], dtype=np.float64)
+            if values[name].shape != frequency.shape:
+                raise ValueError(
+                    f"loss_params[{name!r}] has shape {values[name].shape} but class_frequency "
+                    f"has shape {frequency.shape}; they must match")
+        n_classes = frequency.shape[0]
+        classes = np.arange(n_classes) if self.classes is None else np.asarray(self.classes)
+        if len(classes) != n_classes:
+            raise ValueError(f"classes has {len(classes)} entries but class_frequency has "
+                             f"{n_classes} rows")
+        if frequency.ndim == 1:
+            return frequency[:, None], values["l"][:, None], values["delta"][:, None], classes, None
+        n_groups = frequency.shape[1]
+        groups = np.arange(n_groups) if self.groups is None else np.asarray(self.groups)
+        if len(groups) != n_groups:
+            raise ValueError(f"groups has {len(groups)} entries but class_frequency has "
+                             f"{n_groups} columns")
+        return frequency, values["l"], values["delta"], classes, groups
+
+    def _panels(self, kind):
+        """Which of the loss and the trajectory ``kind`` plots, given the data."""
+        _check_kind(kind)
+        has_loss = bool(self.loss_params)
+        has_trajectory = bool(_validation_records(self.search_history))
+        no_loss = (
+            "loss_params is empty: the loss lies outside the parametric cross-entropy "
+            "family (e.g. init='ldam', 'gla', 'gca', 'focal', 'group_dro' or 'blend'), so it "
+            "has no per-class logit adjustment or multiplier to plot"
+        )
+        no_search = (
+            "there is no search trajectory: search_history has no 'validation_set' record "
+            "(the estimator was fitted with search=None, which trains once with the init loss)"
+        )
+        if kind == "loss" and not has_loss:
+            raise ValueError(no_loss + "; use kind='trajectory' if there was a search")
+        if kind == "trajectory" and not has_trajectory:
+            raise ValueError(no_search + "; use kind='loss' to plot the loss")
+        if kind == "both" and not (has_loss or has_trajectory):
+            raise ValueError(no_loss + ", and " + no_search + ": nothing to plot")
+        return kind != "trajectory" and has_loss, kind != "loss" and has_trajectory
+
+    @staticmethod
+    def _axes(ax, n_loss, n_trajectory):
+        """The axes of the loss (1 or 2: shared via a twin axis, or two panels) and trajectory."""
+        import matplotlib.pyplot as plt
+
+        needed = n_loss + n_trajectory
+        if ax is None:
+            _, axes = plt.subplots(1, needed, figsize=(4.5 * needed, 3.8), layout="constrained",
+                                   squeeze=False)
+            return list(axes.ravel())
+        axes = list(np.ravel(np.asarray(ax, dtype=object)))
+        allowed = (needed, needed - 1) if n_loss else (needed,)
+        if len(axes) not in allowed:
+            panels = (["l", "multiplier"] if n_loss else []) + (["trajectory"] if n_trajectory
+                                                               else [])
+            raise ValueError(
+                f"ax must hold one matplotlib Axes per panel ({', '.join(panels)})"
+                + (", or one fewer: the loss on a single Axes, the multiplier on a twin y axis"
+                   if n_loss else "")
+                + f"; got {len(axes)} Axes")
+        return axes
+
+    # -- plotting ---------------------------------------------------------------
+
+    def plot(self, *, ax=None, kind="both"):
+        """Plot the learned loss, the search trajectory, or both.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or array-like of Axes, default=None
+            Where to draw. None creates a figure with one panel per view:
+            ``l`` and the multiplier (``kind="loss"``), the trajectory
+            (``kind="trajectory"``), or the three (``kind="both"``). Otherwise
+            one Axes per panel, in that order; the loss may also be given a
+            single Axes, the multiplier then going on a twin y axis (so
+            ``kind="loss"`` accepts one Axes, ``kind="both"`` two).
+        kind : {"both", "loss", "trajectory"}, default="both"
+            What to plot. "loss": ``l`` and the multiplier ``2 sigmoid(Delta)``
+            of each class against its frequency (log x axis), one marker and
+            colour per group with groups. "trajectory": the validation
+            objective and selection metric per epoch, with the kept epoch
+            marked. "both": both, or the loss only when there was no search.
+
+        Returns
+        -------
+        display : LearnedLossDisplay
+            Object that stores the computed values (``ax_``, ``figure_`` and
+            the artists).
+        """
+        _check_matplotlib_support(f"{self.__class__.__name__}.plot")
+        plot_loss, plot_trajectory = self._panels(kind)
+        loss_data = self._loss_data() if plot_loss else None
+        n_loss = 2 if plot_loss else 0
+        axes = self._axes(ax, n_loss, int(plot_trajectory))
+        panels = list(axes)
+
+        self.l_scatter_ = self.multiplier_scatter_ = None
+        self.objective_line_ = self.selection_line_ = self.kept_line_ = None
+        if plot_loss:
+            shared = len(axes) == n_loss - 1 + int(plot_trajectory)
+            if shared:
+                l_ax, multiplier_ax = axes[0], axes[0].twinx()
+                rest = axes[1:]
+            else:
+                l_ax, multiplier_ax = axes[0], axes[1]
+                rest = axes[2:]
+            self._plot_loss(l_ax, multiplier_ax, shared, *loss_data)
+        else:
+            rest = axes
+        if plot_trajectory:
+            self._plot_trajectory(rest[0])
+
+        self.ax_ = panels[0] if len(panels) == 1 else np.asarray(panels, dtype=object)
+        self.figure_ = panels[0].figure
+        return self
+
+    def _plot_loss(self, l_ax, multiplier_ax, shared, frequency, l, multiplier, classes, groups):
+        n_classes, n_groups = frequency.shape
+        annotate = n_classes * n_groups <= _MAX_ANNOTATED
+        self.l_scatter_, self.multiplier_scatter_ = [], []
+        for g in range(n_groups):
+            color = f"C{g % 10}"
+            marker = _MARKERS[g % len(_MARKERS)]
+            label = self.estimator_name if groups is None else f"group {groups[g]}"
+            for ax, y, store, quantity, hollow in (
+                (l_ax, l[:, g], self.l_scatter_, "l", False),
+                (multiplier_ax, multiplier[:, g], self.multiplier_scatter_, "2σ(Δ)", shared),
+            ):
+                if shared:  # one legend for both quantities: say which is which
+                    label_g = quantity if label is None else f"{quantity}, {label}"
+                else:
+                    label_g = label
+                style = ({"facecolors": "none", "edgecolors": color} if hollow
+                         else {"color": color})
+                store.append(ax.scatter(frequency[:, g], y, marker=marker, label=label_g,
+                                        zorder=3, **style))
+                if annotate:
+                    for k in range(n_classes):
+                        ax.annotate(str(classes[k]), (frequency[k, g], y[k]),
+                                    xytext=(3, 3), textcoords="offset points", fontsize=8)
+        # Reference values of the plain cross-entropy: l = 0, multiplier = 1.
+        l_ax.axhline(0.0, color="0.7", linewidth=0.8, zorder=1)
+        multiplier_ax.axhline(1.0, color="0.7", linewidth=0.8, linestyle=":", zorder=1)
+        xlabel = "class frequency" if groups is None else "(class, group) cell frequency"
+        for ax in (l_ax, multiplier_ax):
+            _log_frequency_axis(ax, frequency)
+        l_ax.set_xlabel(xlabel)
+        l_ax.set_ylabel(_L_LABEL)
+        multiplier_ax.set_ylabel(_MULTIPLIER_LABEL)
+        if shared:
+            l_ax.set_title("learned loss")
+            handles = self.l_scatter_ + self.multiplier_scatter_
+            if any(not h.get_label().startswith("_") for h in handles):
+                l_ax.legend(handles=handles, loc="best", fontsize=8)
+        else:
+            multiplier_ax.set_xlabel(xlabel)
+            l_ax.set_title("learned logit adjustment")
+            multiplier_ax.set_title("learned logit multiplier")
+            if groups is not None or self.estimator_name is not None:
+                l_ax.legend(loc="best", fontsize=8)
+
+    def _plot_trajectory(self, ax):
+        from matplotlib.ticker import MaxNLocator
+
+        records = _validation_records(self.search_history)
+        epochs = np.array([int(r["epoch"]) + 1 for r in records])
+        objective = np.array([float(r["validation_objective"]) for r in records])
+        (self.objective_line_,) = ax.plot(epochs, objective, marker="o", color="C0",
+                                          label="validation objective")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("validation objective")
+        ax.set_title("loss search")
+        handles, legend_ax = [self.objective_line_], ax
+        if all("validation_selection" in r for r in records):
+            selection = np.array([float(r["validation_selection"]) for r in records])
+            twin = ax.twinx()
+            (self.selection_line_,) = twin.plot(
+                epochs, selection, marker="s", color="C1", linestyle="--",
+                label="validation selection metric (error)")
+            twin.set_ylabel("validation selection metric (error)")
+            handles.append(self.selection_line_)
+            legend_ax = twin  # drawn above ax: its legend must be too
+        if self.best_step is not None:
+            kept = [r for r in records if r["step"] == self.best_step]
+            if kept:
+                epoch = int(kept[0]["epoch"]) + 1
+                self.kept_line_ = ax.axvline(epoch, color="k", linestyle=":", linewidth=1.2,
+                                             label=f"kept loss (epoch {epoch})")
+                handles.append(self.kept_line_)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        legend_ax.legend(handles=handles, loc="best", fontsize=8)
+
+    @classmethod
+    def from_estimator(cls, estimator, *, ax=None, kind="both", name=None):
+        """Plot the loss learned by a fitted :class:`AutoBalanceClassifier`.
+
+        The estimator is read, never modified: the display holds copies of
+        its fitted attributes.
+
+        Parameters
+        ----------
+        estimator : AutoBalanceClassifier or Pipeline
+            A fitted :class:`AutoBalanceClassifier`, or a fitted
+            :class:`~sklearn.pipeline.Pipeline` whose last step is one.
+        ax : matplotlib Axes or array-like of Axes, default=None
+            See :meth:`plot`.
+        kind : {"both", "loss", "trajectory"}, default="both"
+            See :meth:`plot`. With ``search=None`` there is no trajectory:
+            "trajectory" raises a ValueError and "both" plots the loss only.
+        name : str, default=None
+            Legend label of the loss points; None uses the estimator's class
+            name.
+
+        Returns
+        -------
+        display : LearnedLossDisplay
+
+        Raises
+        ------
+        TypeError
+            If ``estimator`` is neither an :class:`AutoBalanceClassifier` nor a
+            Pipeline ending with one.
+        sklearn.exceptions.NotFittedError
+            If it is not fitted.
+        ValueError
+            If ``kind`` is not valid, or asks for what the fit did not
+            produce: the loss of a loss outside the parametric family (empty
+            ``loss_params_``, e.g. ``init="ldam"``), the trajectory of a fit
+            with ``search=None``.
+        """
+        _check_matplotlib_support(f"{cls.__name__}.from_estimator")
+        _check_kind(kind)
+        final = estimator
+        if isinstance(estimator, Pipeline):
+            final = estimator.steps[-1][1] if estimator.steps else None
+        if not isinstance(final, AutoBalanceClassifier):
+            where = ("a Pipeline whose last step is " + type(final).__name__
+                     if isinstance(estimator, Pipeline) else type(estimator).__name__)
+            raise TypeError(
+                f"{cls.__name__}.from_estimator needs a fitted AutoBalanceClassifier or a "
+                f"Pipeline whose last step is one; got {where}. (For a search such as "
+                "GridSearchCV, pass its best_estimator_.)")
+        check_is_fitted(final, ["loss_params_", "class_counts_", "classes_"])
+
+        counts = np.array(final.class_counts_, dtype=np.float64)
+        loss_params = {k: np.array(v, dtype=np.float64) for k, v in final.loss_params_.items()}
+        groups = getattr(final, "groups_", None)
+        if counts.ndim == 2 and loss_params and np.ndim(loss_params["l"]) == 1:
+            # A class loss ("ce") fitted with sensitive_features: one value per
+            # class, so plot it against the class frequency.
+            counts, groups = counts.sum(axis=1), None
+        best_step = final.best_step_
+        return cls(
+            class_frequency=counts / counts.sum(),
+            loss_params=loss_params,
+            classes=np.array(final.classes_),
+            search_history=copy.deepcopy(final.search_history_),
+            best_step=None if best_step is None else int(best_step),
+            groups=None if groups is None or counts.ndim == 1 else np.array(groups),
+            estimator_name=type(final).__name__ if name is None else name,
+        ).plot(ax=ax, kind=kind)

@@ -8,6 +8,9 @@ from skorch.callbacks import Callback, PrintLog
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
+# Seconds between two plain progress lines of one phase.
+MIN_INTERVAL = 1.0
+
 
 def is_terminal(stream=None):
     stream = sys.stdout if stream is None else stream
@@ -67,14 +70,14 @@ class PhaseProgress(Callback):
     keys : sequence of (str, str)
         ``(history key, label)`` pairs shown after the train loss when the
         epoch's history row has them (e.g. the validation balanced error).
-    min_interval : float, default=1.0
-        Seconds between plain lines.
+    min_interval : float or None, default=None
+        Seconds between plain lines (None: ``MIN_INTERVAL``, 1 s).
     display : bool, default=True
         False only records each epoch's phase in the history (``"phase"``, a
         column of skorch's epoch table) and shows nothing.
     """
 
-    def __init__(self, prefix, phase_of="train", keys=(), min_interval=1.0, display=True):
+    def __init__(self, prefix, phase_of="train", keys=(), min_interval=None, display=True):
         self.prefix = prefix
         self.phase_of = phase_of
         self.keys = keys
@@ -123,7 +126,8 @@ class PhaseProgress(Callback):
         elapsed = now - self.start_
         last = epoch + 1 >= self.total_
         if (self.last_print_ is not None and phase == self.last_phase_ and not last
-                and now - self.last_print_ < self.min_interval):
+                and now - self.last_print_ < (MIN_INTERVAL if self.min_interval is None
+                                              else self.min_interval)):
             return
         eta = elapsed / (epoch + 1) * (self.total_ - epoch - 1)
         shown = "".join(f", {k} {v:.4f}" for k, v in values)

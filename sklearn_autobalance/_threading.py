@@ -13,7 +13,7 @@ import torch
 # GridSearchCV(n_jobs=2), a Dask worker) the spinning threads collapse the fit
 # (docs/benchmarks.md, "Threads"). The default MLP on 20-600 features with
 # batch 128-256 lies far below it.
-SINGLE_THREAD_WORK = 2**28
+SINGLE_THREAD_WORK = 2**30
 
 # torch.set_num_threads is process-wide. Fits running side by side in threads
 # of one process (joblib's threading backend, a Dask worker) share one

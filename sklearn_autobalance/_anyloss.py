@@ -163,12 +163,34 @@ class AnyLossClassifier(BaseNeuralClassifier):
     weight_decay : float, default=0.0
     device : str, default="cpu"
         "cpu" or "cuda".
+    n_threads : "auto", int or None, default="auto"
+        torch's CPU threads during ``fit`` and ``predict``, restored after the
+        call; "auto" uses one thread for small networks on the CPU (see
+        :class:`AutoBalanceClassifier`), None leaves torch's setting.
     random_state : int, RandomState instance or None, default=None
-        Seeds the weights and the batch order.
+        Seeds the weights, the batch order and the early-stopping split.
     verbose : int, default=0
-        1 prints one line per epoch (skorch).
+        1 prints the progress of each phase (pretraining CE, amplifier
+        warm-up with its ``L``, AnyLoss) with elapsed time and ETA (a tqdm bar
+        on a terminal when tqdm is installed); 2 prints skorch's epoch table
+        instead, with the phase as a column.
     callbacks : list of skorch callbacks, default=None
-        Added to the network (deep-copied).
+        Added to the network (deep-copied). Callbacks watching a skorch
+        validation split (``EarlyStopping``) are refused: use
+        ``early_stopping``.
+    early_stopping : bool, default=False
+        As ``MLPClassifier(early_stopping=True)``: hold out a stratified
+        ``validation_fraction`` of the data, score the hard metric of the
+        predictions on it after every epoch (``1 - metric``, recorded as
+        ``valid_1-<metric>``), stop after ``n_iter_no_change`` epochs without
+        an improvement of ``tol`` and keep the weights of the best epoch.
+        The network then trains on the rest of the data only.
+    validation_fraction : float in (0, 1), default=0.1
+        Share held out by ``early_stopping`` (unused without it).
+    n_iter_no_change : int, default=10
+        Patience of ``early_stopping``, in epochs.
+    tol : float, default=1e-4
+        Smallest decrease of ``1 - metric`` counted as an improvement.
 
     Attributes
     ----------
@@ -184,6 +206,9 @@ class AnyLossClassifier(BaseNeuralClassifier):
     criterion_ : sklearn_autobalance.losses.AnyLoss
         The loss the network was trained with (its ``amplifier`` is the final
         one, ``amplifier``).
+    best_epoch_ : int or None
+        With ``early_stopping``: the epoch (counted from 1, pretraining
+        included) whose weights were kept; None otherwise.
 
     References
     ----------

@@ -69,12 +69,40 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     weight_decay : float, default=0.0
     device : str, default="cpu"
         "cpu" or "cuda"; data, network and hyper-gradient stay on it.
+    n_threads : "auto", int or None, default="auto"
+        torch's CPU threads during ``fit`` and ``predict``, set for the call
+        and restored after it. "auto": one thread on the CPU for networks
+        whose training step is small (``batch_size * n_parameters < 2**30``,
+        which the default MLP is by far), torch's own setting otherwise and on
+        a GPU; None: torch's setting. Why: torch's intra-op threads spin on the
+        small matmuls of tabular networks, and on a shared machine (another
+        job, ``GridSearchCV(n_jobs=2)``, a Dask worker) that made a default fit
+        9x slower than with one thread (``docs/benchmarks.md``, "Threads").
     random_state : int, RandomState instance or None, default=None
         Seeds the split, the weights, the batch order and the hyper-batches.
     verbose : int, default=0
-        1 prints the phase (warm-up / search / retrain) and one line per epoch.
+        1 prints each phase (warm-up, search, retrain), its progress with
+        elapsed time and ETA (a tqdm bar on a terminal when tqdm is
+        installed), the validation objective and selection metric per search
+        epoch, what was kept and why, and a warning when the validation
+        objective rises through most of the search. 2 prints skorch's epoch
+        table instead of the progress lines, with the phase as a column.
     callbacks : list of skorch callbacks, default=None
-        Added to the network of every phase (deep-copied).
+        Added to the network of every phase (deep-copied). skorch's
+        ``ProgressBar`` works; callbacks watching a skorch validation split
+        (``EarlyStopping``) are refused: use ``early_stopping``.
+    early_stopping : bool, default=False
+        Stop the search run once its selection metric (see ``selection``) on
+        S_V has not improved by ``tol`` for ``n_iter_no_change`` epoch-end
+        evaluations; the retraining then runs for the epoch count at which the
+        kept loss was scored (``best_epoch_``) instead of ``max_epochs``. With
+        ``search=None`` a held-out run on S_T finds that epoch count, then the
+        network trains on all data for it. Off by default, as in
+        ``MLPClassifier``: the search's selection already guards the loss.
+    n_iter_no_change : int, default=10
+        Patience of ``early_stopping``, in epochs.
+    tol : float, default=1e-4
+        Smallest decrease of the selection metric counted as an improvement.
     objective : {"balanced", "accuracy", "deo", "group_balanced", "worst_group"}, default="balanced"
         Validation (upper-level) objective: balanced CE (the paper's choice for
         balanced error), CE, or a group objective (needs ``sensitive_features``).
@@ -201,6 +229,10 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     best_step_ : int or None
         Training step whose loss coordinates were kept; the last step of the
         warm-up means the initial loss was kept.
+    best_epoch_ : int or None
+        Number of search epochs run when the kept loss was scored (with
+        ``search=None`` and ``early_stopping``: the epoch count found best);
+        None without either.
     net_ : skorch.NeuralNet
         The trained network.
 

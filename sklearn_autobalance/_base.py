@@ -280,7 +280,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             Group of each sample (ints or strings); used in training only,
             never at prediction.
         sample_weight : array-like of shape (n_samples,), default=None
-            Multiplies each sample's loss.
+            Multiplies each sample's loss; must be non-negative with a
+            positive sum.
 
         Returns
         -------
@@ -380,6 +381,9 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        **params
+            None accepted: a TypeError says so (prediction never takes
+            ``sensitive_features``).
 
         Returns
         -------
@@ -394,6 +398,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        **params
+            None accepted (see :meth:`decision_function`).
 
         Returns
         -------
@@ -410,6 +416,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        **params
+            None accepted (see :meth:`decision_function`).
 
         Returns
         -------

@@ -1,16 +1,18 @@
 """AnyLossClassifier: train the network on a soft version of the metric it is judged by."""
 
+import warnings
+
 import numpy as np
 import torch
 from skorch.callbacks import Callback
 
 from sklearn.model_selection import train_test_split
 
-from ._base import BaseNeuralClassifier, _check_float, _check_int
+from ._base import BaseNeuralClassifier, _check_float, _check_int, as_python
 from ._early_stopping import ValidationEarlyStopping
 from .losses._anyloss import AnyLoss, amplifier_schedule, check_metric
 from .losses._base import BaseLoss
-from .losses._parametric import CrossEntropy
+from .losses._parametric import CrossEntropy, WeightedCrossEntropy
 
 
 class _CountWeights(Callback):
@@ -30,21 +32,29 @@ class _CountWeights(Callback):
 
 
 class _WarmStartAnyLoss(BaseLoss):
-    """Cross-entropy for the first ``pretrain_epochs`` epochs, AnyLoss afterwards.
+    """Cross-entropy for the first ``pretrain_epochs`` epochs, then the AnyLoss objective.
 
+    After pretraining the loss is ``r (1 - metric) + (1 - r) CE_mix`` with
+    ``r = metric_weight`` (1: AnyLoss alone, the paper) and ``CE_mix`` the
+    plain or class-balanced cross-entropy (``mix_weighting``): the CE term
+    keeps a gradient on samples the saturated amplifier no longer moves.
     The net calls :meth:`set_epoch` at the start of every epoch, so one net and
-    one fit run both phases; it also sets the AnyLoss amplifier of the epoch
+    one fit run all phases; it also sets the AnyLoss amplifier of the epoch
     (:func:`~sklearn_autobalance.losses._anyloss.amplifier_schedule`, counted
     from the first AnyLoss epoch). ``batch_weight`` (set per batch by
-    :class:`_CountWeights`) weights the CE terms or the soft counts.
+    :class:`_CountWeights`) weights the CE terms and the soft counts.
     """
 
-    def __init__(self, counts, anyloss, pretrain_epochs=0, warmup_epochs=0):
+    def __init__(self, counts, anyloss, pretrain_epochs=0, warmup_epochs=0, *,
+                 metric_weight=1.0, mix_weighting="plain"):
         super().__init__(counts)
         self.anyloss = anyloss
         self.cross_entropy = CrossEntropy(counts, reduction="none")
+        self.mix_cross_entropy = (self.cross_entropy if mix_weighting == "plain" else
+                                  WeightedCrossEntropy(counts, reduction="none"))
         self.pretrain_epochs = pretrain_epochs
         self.warmup_epochs = warmup_epochs
+        self.metric_weight = float(metric_weight)
         self.final_amplifier = anyloss.amplifier
         self.epoch = 0
         self.batch_weight = None
@@ -59,16 +69,25 @@ class _WarmStartAnyLoss(BaseLoss):
         self.anyloss.amplifier = amplifier_schedule(
             max(0, self.epoch - self.pretrain_epochs), self.final_amplifier, self.warmup_epochs)
 
+    def _cross_entropy(self, loss, logits, y):
+        per_sample = loss(logits, y)
+        if self.batch_weight is not None:
+            per_sample = per_sample * self.batch_weight.to(per_sample.dtype)
+        return per_sample.mean()
+
     def forward(self, logits, y, groups=None):
         if self.pretraining:
-            per_sample = self.cross_entropy(logits, y)
-            if self.batch_weight is not None:
-                per_sample = per_sample * self.batch_weight.to(per_sample.dtype)
-            return per_sample.mean()
-        return self.anyloss(logits, y, sample_weight=self.batch_weight)
+            return self._cross_entropy(self.cross_entropy, logits, y)
+        metric_loss = self.anyloss(logits, y, sample_weight=self.batch_weight)
+        if self.metric_weight == 1.0:
+            return metric_loss
+        r = self.metric_weight
+        return r * metric_loss + (1.0 - r) * self._cross_entropy(
+            self.mix_cross_entropy, logits, y)
 
     def extra_repr(self):
         return (f"pretrain_epochs={self.pretrain_epochs}, warmup_epochs={self.warmup_epochs}, "
+                f"metric_weight={self.metric_weight}, "
                 f"epoch={self.epoch}")
 
 
@@ -230,7 +249,8 @@ class AnyLossClassifier(BaseNeuralClassifier):
     AnyLoss(n_classes=2, metric='f1', amplifier=73.0)
     """
 
-    def __init__(self, *, metric="f1", beta=1.0, amplifier=73.0, amplifier_warmup=0.5,
+    def __init__(self, *, metric="f1", pos_label=None, beta=1.0, amplifier=73.0,
+                 amplifier_warmup=0.5, metric_weight=1.0, mix_weighting="plain",
                  average="macro", pretrain_epochs=0, module=None,
                  hidden_layer_sizes=(128, 128), max_epochs=100,
                  batch_size=256, lr=1e-3, optimizer="adam", weight_decay=0.0, device="cpu",
@@ -245,9 +265,12 @@ class AnyLossClassifier(BaseNeuralClassifier):
                          n_iter_no_change=n_iter_no_change, tol=tol)
         self.validation_fraction = validation_fraction
         self.metric = metric
+        self.pos_label = pos_label
         self.beta = beta
         self.amplifier = amplifier
         self.amplifier_warmup = amplifier_warmup
+        self.metric_weight = metric_weight
+        self.mix_weighting = mix_weighting
         self.average = average
         self.pretrain_epochs = pretrain_epochs
 
@@ -260,6 +283,10 @@ class AnyLossClassifier(BaseNeuralClassifier):
             raise ValueError(f"average must be 'macro' or 'micro'; got {self.average!r}")
         _check_int(self.pretrain_epochs, "pretrain_epochs", minimum=0)
         _check_float(self.validation_fraction, "validation_fraction", 0.0, 1.0, True, True)
+        _check_float(self.metric_weight, "metric_weight", 0.0, 1.0)
+        if self.mix_weighting not in ("plain", "balanced"):
+            raise ValueError(
+                f"mix_weighting must be 'plain' or 'balanced'; got {self.mix_weighting!r}")
 
     def fit(self, X, y, sample_weight=None):
         """Fit the network on ``1 - soft metric`` (after optional CE epochs).
@@ -296,8 +323,40 @@ class AnyLossClassifier(BaseNeuralClassifier):
             return f"amplifier warm-up (L={amplifier:.1f})"
         return f"AnyLoss (L={self.amplifier:g})"
 
+    def _resolve_pos_label(self, y):
+        """``pos_label_`` and its index in ``classes_`` (binary), or (None, 1)."""
+        classes = self.classes_
+        if len(classes) != 2:
+            if self.pos_label is not None:
+                raise ValueError(f"pos_label={self.pos_label!r} applies to binary problems; y "
+                                 f"has {len(classes)} classes (the metric is averaged over "
+                                 f"classes, average={self.average!r})")
+            return None, 1
+        if self.pos_label is not None:
+            matches = [i for i, c in enumerate(classes) if c == self.pos_label]
+            if not matches:
+                raise ValueError(f"pos_label={self.pos_label!r} is not one of the classes "
+                                 f"{[as_python(c) for c in classes]}")
+            return classes[matches[0]], matches[0]
+        values = {as_python(c) for c in classes}
+        if values in ({0, 1}, {-1, 1}) or classes.dtype == bool:
+            return classes[1], 1
+        counts = np.bincount(y, minlength=2)
+        # The rarer class (the one a metric such as F1 is usually about);
+        # with equal counts the later one, as for {0, 1}.
+        index = 0 if counts[0] < counts[1] else 1
+        return classes[index], index
+
     def _fit_net(self, X, y, groups, sample_weight, rng):
         self.best_epoch_ = None
+        self.pos_label_, positive = self._resolve_pos_label(y)
+        # The network's output 1 is always the positive class (the metric's
+        # class): with pos_label_ = classes_[0] the labels are mirrored for
+        # training and the logits mirrored back at prediction, so the model
+        # is the one 0/1 labels with positive 1 give.
+        self._output_order = None if positive == 1 else np.array([1, 0])
+        if self._output_order is not None:
+            y = 1 - y
         if self.early_stopping:
             # As MLPClassifier(early_stopping=True): a stratified held-out
             # share scores every epoch; the best epoch's weights are kept.
@@ -311,7 +370,8 @@ class AnyLossClassifier(BaseNeuralClassifier):
         anyloss = AnyLoss(counts, metric=self.metric, beta=self.beta,
                           amplifier=self.amplifier, average=self.average)
         criterion = _WarmStartAnyLoss(counts, anyloss, self.pretrain_epochs,
-                                      self._warmup_epochs())
+                                      self._warmup_epochs(), metric_weight=self.metric_weight,
+                                      mix_weighting=self.mix_weighting)
         data, target = self._tensors(X[train_idx], y_train)
         extra = []
         if sample_weight is not None:
@@ -344,4 +404,23 @@ class AnyLossClassifier(BaseNeuralClassifier):
         if stopper is not None:
             self.best_epoch_ = stopper.best_epoch_
         self.criterion_ = net.criterion_.anyloss
+        self._warn_if_collapsed(net, data, y_train)
         return net
+
+    def _warn_if_collapsed(self, net, data, y_train):
+        """Warn when the trained network predicts one class for all its training rows."""
+        with torch.no_grad():
+            logits = net.forward({"X": data["X"]}, training=False, device=data["X"].device)
+        predicted = torch.unique(logits.argmax(dim=1))
+        if len(predicted) > 1 or len(np.unique(y_train)) < 2:
+            return
+        index = int(predicted[0])
+        if self._output_order is not None:
+            index = int(self._output_order[index])
+        label = as_python(self.classes_[index])
+        warnings.warn(
+            f"AnyLossClassifier predicts one class ({label!r}) for all {len(y_train)} "
+            f"training samples: the {self.metric!r} loss collapsed onto a constant "
+            "prediction. Try more epochs (max_epochs), pretrain_epochs of cross-entropy "
+            "first, metric_weight < 1 (a cross-entropy term keeps every sample's gradient), "
+            "amplifier_warmup > 0 or a smaller lr.", UserWarning, stacklevel=4)

@@ -373,7 +373,10 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         data = {"X": torch.tensor(X, dtype=torch.float32, device=device)}
         threads = resolve_n_threads(self.n_threads, device, self.net_.module_, self.batch_size)
         with torch_threads(threads), torch.no_grad():
-            return self.net_.forward(data, training=False, device="cpu").double().numpy()
+            logits = self.net_.forward(data, training=False, device="cpu").double().numpy()
+        # A subclass may train with its outputs in another order than classes_.
+        order = getattr(self, "_output_order", None)
+        return logits if order is None else logits[:, order]
 
     def decision_function(self, X, **params):
         """Raw logits ``f(x)`` (binary: ``f_1 - f_0``), with no loss adjustment.

@@ -92,6 +92,9 @@ class PhaseProgress(Callback):
         self.start_ = time.perf_counter()
         self.last_print_, self.last_phase_, self.bar_ = None, None, None
         self.epochs_run_ = 0
+        # The ETA uses the current phase's epoch time: a search epoch (with
+        # hyper-steps) costs more than a warm-up epoch.
+        self.phase_start_, self.phase_start_epoch_, self.rate_phase_ = self.start_, 0, None
         if self.display and is_terminal(sys.stderr):
             try:
                 from tqdm.auto import tqdm
@@ -124,12 +127,18 @@ class PhaseProgress(Callback):
             return
         now = time.perf_counter()
         elapsed = now - self.start_
+        if phase != self.rate_phase_:
+            # this epoch is the first of a new phase: its time starts the rate
+            self.phase_start_ = self.epoch_end_ if epoch else self.start_
+            self.phase_start_epoch_, self.rate_phase_ = epoch, phase
+        rate = (now - self.phase_start_) / (epoch + 1 - self.phase_start_epoch_)
+        self.epoch_end_ = now
         last = epoch + 1 >= self.total_
         if (self.last_print_ is not None and phase == self.last_phase_ and not last
                 and now - self.last_print_ < (MIN_INTERVAL if self.min_interval is None
                                               else self.min_interval)):
             return
-        eta = elapsed / (epoch + 1) * (self.total_ - epoch - 1)
+        eta = rate * (self.total_ - epoch - 1)
         shown = "".join(f", {k} {v:.4f}" for k, v in values)
         print(f"{self.prefix} {phase}: epoch {epoch + 1}/{self.total_}{shown}, "
               f"{_duration(elapsed)} elapsed, ETA {_duration(eta)}", flush=True)

@@ -94,6 +94,11 @@ class _WarmStartAnyLoss(BaseLoss):
 class AnyLossClassifier(BaseNeuralClassifier):
     r"""AnyLoss: train a network on the metric you are judged by.
 
+    For two classes the metric is that of ``pos_label``: by default 1 (or
+    True) when the labels are {0, 1}, {-1, 1} or booleans, otherwise the rarer
+    class of the training data (e.g. "fraud" among "fraud" / "ok"); the class
+    used is ``pos_label_``. Multi-class metrics average over classes.
+
     Implements AnyLoss (Han, Moniz, Chawla 2024). A network with one logit per
     class is trained on ``1 - metric`` of every mini-batch's *soft* confusion
     matrix: the predicted probability ``p`` goes through the approximation
@@ -106,8 +111,8 @@ class AnyLossClassifier(BaseNeuralClassifier):
         FP = \sum_i w_i A(p_i) - TP,\ TN = \sum_i w_i - \sum_i w_i y_i - \sum_i w_i A(p_i) + TP
 
     over the batch (``w``: sample weights, ones by default). Binary problems
-    use ``p = softmax(logits)[:, 1]`` and the metric of the positive class
-    (the second entry of ``classes_``); multi-class problems use one-vs-rest
+    use ``p`` = the softmax probability of ``pos_label_`` and its metric;
+    multi-class problems use one-vs-rest
     matrices per class and ``average`` (our extension). Prediction is the
     argmax of the logits, i.e. ``p > 0.5``, where ``A`` crosses 1/2. See
     :class:`~sklearn_autobalance.losses.AnyLoss` for the formulas.
@@ -126,6 +131,9 @@ class AnyLossClassifier(BaseNeuralClassifier):
         "balanced_accuracy", "gmean" or "mcc". A callable is ``metric(tp, fn, fp, tn) ->
         score`` made of torch operations on float64 tensors, elementwise (see
         :class:`~sklearn_autobalance.losses.AnyLoss`).
+    pos_label : int, str, bool or None, default=None
+        Binary only: the class whose metric is optimised (see above); None
+        chooses it. A label that is not in ``y`` raises a ValueError.
     beta : float, default=1.0
         ``beta`` of ``metric="fbeta"`` (> 0; the paper uses 0.5 and 2).
     amplifier : float, default=73.0
@@ -148,6 +156,15 @@ class AnyLossClassifier(BaseNeuralClassifier):
         regulariser: lower training F1, higher mean test F1, balanced accuracy
         and G-mean; on the 12 reported sets it left F1 where it was. The
         figures and commands are in ``docs/benchmarks.md`` (AnyLoss section).
+    metric_weight : float in [0, 1], default=1.0
+        ``r`` of the training loss ``r (1 - metric) + (1 - r) CE`` after
+        pretraining (the form of the authors' follow-up work): the
+        cross-entropy term keeps a gradient on samples the saturated
+        amplifier no longer moves (confidently wrong or barely right ones).
+        1 is AnyLoss alone, as the paper.
+    mix_weighting : {"plain", "balanced"}, default="plain"
+        The cross-entropy of that term: plain, or class-balanced (weights
+        ``1 / (K pi_y)``).
     average : {"macro", "micro"}, default="macro"
         Multi-class only: mean of the per-class metric, or the metric of the
         summed per-class counts (degenerate for F1 / accuracy; prefer macro).
@@ -214,7 +231,9 @@ class AnyLossClassifier(BaseNeuralClassifier):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        Class labels; for two classes the metric is that of ``classes_[1]``.
+        Class labels.
+    pos_label_ : object or None
+        Binary: the class whose metric was optimised; None for multi-class.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape ``(n_features_in_,)``
         Defined only when ``X`` has string feature names.
@@ -423,4 +442,4 @@ class AnyLossClassifier(BaseNeuralClassifier):
             f"training samples: the {self.metric!r} loss collapsed onto a constant "
             "prediction. Try more epochs (max_epochs), pretrain_epochs of cross-entropy "
             "first, metric_weight < 1 (a cross-entropy term keeps every sample's gradient), "
-            "amplifier_warmup > 0 or a smaller lr.", UserWarning, stacklevel=4)
+            "amplifier_warmup > 0 or a smaller lr.", UserWarning, stacklevel=5)

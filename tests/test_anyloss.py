@@ -252,3 +252,128 @@ def test_anyloss_f1_beats_cross_entropy_on_imbalanced_data(seed):
     ce = AutoBalanceClassifier(search=None, init="ce", **kw).fit(X, y)
     al = AnyLossClassifier(metric="f1", **kw).fit(X, y)
     assert f1_score(y, al.predict(X)) > f1_score(y, ce.predict(X)) + 0.1
+
+# ------------------------------------------------------------ pos_label
+def _fraud(n=300, seed=0):
+    return make_classification(n_samples=n, n_features=6, n_informative=4, weights=[0.9, 0.1],
+                               class_sep=1.2, random_state=seed)
+
+
+@pytest.mark.parametrize("pos, neg", [("fraud", "ok"), ("yes", "no"), ("b", "a"), (7, 3)])
+def test_string_labels_in_any_order_give_the_01_model(pos, neg):
+    X, y = _fraud()
+    reference = _fast(max_epochs=6).fit(X, y)
+    labels = np.where(y == 1, pos, neg)
+    clf = _fast(max_epochs=6).fit(X, labels)
+    assert clf.pos_label_ == pos  # the rarer class
+    # Same network, same training: the positive class's probability is identical.
+    col = list(clf.classes_).index(pos)
+    np.testing.assert_array_equal(clf.predict_proba(X)[:, col], reference.predict_proba(X)[:, 1])
+    assert f1_score(labels, clf.predict(X), pos_label=pos) == f1_score(y, reference.predict(X))
+    np.testing.assert_allclose(clf.predict_proba(X).sum(axis=1), 1.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("labels, expected", [
+    ((0, 1), 1), ((-1, 1), 1), ((False, True), True)])
+def test_default_pos_label_for_conventional_labels(labels, expected):
+    X, y = _fraud()
+    y = np.where(y == 1, labels[0], labels[1])  # the positive label is now the majority
+    assert _fast(max_epochs=1).fit(X, y).pos_label_ == expected
+
+
+def test_explicit_pos_label_and_unknown_label():
+    X, y = _fraud()
+    labels = np.where(y == 1, "fraud", "ok")
+    assert _fast(max_epochs=1, pos_label="ok").fit(X, labels).pos_label_ == "ok"
+    with pytest.raises(ValueError, match=r"pos_label='spam' is not one of the classes "
+                       r"\['fraud', 'ok'\]"):
+        _fast(max_epochs=1, pos_label="spam").fit(X, labels)
+
+
+def test_pos_label_multiclass():
+    X, y = _data(n_classes=3)
+    assert _fast(max_epochs=1).fit(X, y).pos_label_ is None
+    with pytest.raises(ValueError, match="pos_label=1 applies to binary problems"):
+        _fast(max_epochs=1, pos_label=1).fit(X, y)
+
+
+@pytest.mark.filterwarnings("ignore:AnyLossClassifier predicts one class")
+def test_pos_label_round_trips_clone_and_grid_search():
+    X, y = _fraud()
+    labels = np.where(y == 1, "fraud", "ok")
+    clf = _fast(max_epochs=2, pos_label="fraud")
+    assert clone(clf).get_params()["pos_label"] == "fraud"
+    grid = GridSearchCV(clf, {"pos_label": ["fraud", "ok"]}, cv=2).fit(X, labels)
+    assert grid.best_estimator_.pos_label_ in ("fraud", "ok")
+    assert [p["pos_label"] for p in grid.cv_results_["params"]] == ["fraud", "ok"]
+
+
+# ------------------------------------------------------------ collapse warning
+class _BiasOnly(__import__("torch").nn.Module):
+    """Ignores X: whatever the loss, the prediction is one class."""
+
+    def __init__(self, n_features, n_classes):
+        super().__init__()
+        import torch
+        self.bias = torch.nn.Parameter(torch.tensor([0.5, -0.5]))
+
+    def forward(self, X):
+        return self.bias.expand(len(X), 2)
+
+
+def test_collapse_warning_on_a_constructed_collapse():
+    X, y = _fraud()
+    labels = np.where(y == 1, "fraud", "ok")
+    with pytest.warns(UserWarning, match=r"predicts one class \('(fraud|ok)'\) for all 300 "
+                      r"training samples.*metric_weight < 1") as record:
+        clf = _fast(module=_BiasOnly).fit(X, labels)
+    assert len(np.unique(clf.predict(X))) == 1
+    assert record[0].filename == __file__  # points at the caller's fit
+
+
+def test_no_collapse_warning_on_a_healthy_fit(recwarn):
+    X, y = _fraud()
+    clf = _fast(max_epochs=20).fit(X, y)
+    assert len(np.unique(clf.predict(X))) == 2
+    assert not [w for w in recwarn.list if "predicts one class" in str(w.message)]
+
+
+# ------------------------------------------------------------ metric_weight
+def test_metric_weight_zero_is_cross_entropy():
+    X, y = _fraud()
+    from sklearn_autobalance import AutoBalanceClassifier as AB
+    mixed = _fast(metric_weight=0.0, amplifier_warmup=0.0).fit(X, y)
+    ce = AB(search=None, init="ce", hidden_layer_sizes=(8,), max_epochs=3, batch_size=64,
+            lr=1e-2, random_state=0).fit(X, y)
+    np.testing.assert_allclose(mixed.predict_proba(X), ce.predict_proba(X), rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_metric_weight_one_is_the_paper_loss():
+    X, y = _fraud()
+    np.testing.assert_array_equal(_fast(metric_weight=1.0).fit(X, y).predict_proba(X),
+                                  _fast().fit(X, y).predict_proba(X))
+    assert not np.allclose(_fast(metric_weight=0.5).fit(X, y).predict_proba(X),
+                           _fast().fit(X, y).predict_proba(X))
+
+
+def test_mixed_loss_value():
+    import torch
+    counts = np.array([90.0, 10.0])
+    anyloss = AnyLoss(counts, metric="f1")
+    crit = anyloss_module._WarmStartAnyLoss(counts, anyloss, metric_weight=0.3,
+                                            mix_weighting="balanced")
+    logits, y = torch.randn(16, 2, generator=torch.Generator().manual_seed(0)), torch.tensor(
+        [0] * 12 + [1] * 4)
+    from sklearn_autobalance.losses import WeightedCrossEntropy
+    expected = 0.3 * anyloss(logits, y) + 0.7 * WeightedCrossEntropy(counts)(logits, y)
+    assert float(crit(logits, y)) == pytest.approx(float(expected), rel=1e-6)
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"metric_weight": 1.5}, "metric_weight must lie in"),
+    ({"mix_weighting": "inverse"}, "mix_weighting must be 'plain' or 'balanced'")])
+def test_bad_mix_params(params, match):
+    X, y = _fraud()
+    with pytest.raises(ValueError, match=match):
+        _fast(**params).fit(X, y)

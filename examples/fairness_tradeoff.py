@@ -1,4 +1,8 @@
-"""Accuracy-fairness trade-off (the paper's Figure 5) with one GridSearchCV.
+"""
+.. _example_fairness_tradeoff:
+
+Accuracy-fairness trade-off (the paper's Figure 5) with one GridSearchCV
+========================================================================
 
 On ``make_waterbirds_like`` (Waterbirds' training cell fractions) one
 ``GridSearchCV`` sweeps
@@ -13,16 +17,30 @@ On ``make_waterbirds_like`` (Waterbirds' training cell fractions) one
 with multi-metric scoring (standard error, group-balanced error, DEO; each
 cross-validation fold is scored with its own slice of the sensitive attribute
 through scikit-learn's metadata routing). It prints every candidate's mean
-cross-validated scores and, when matplotlib is installed, saves
-``fairness_tradeoff.png``: as the paper's Figure 5, group-balanced error (left) and
-DEO (right) against the standard error for each family, the lower-left the better.
+cross-validated scores and draws, as the paper's Figure 5, group-balanced
+error (left) and DEO (right) against the standard error for each family, the
+lower-left the better.
 
-Run: ``python examples/fairness_tradeoff.py [--seed 0] [--n-features 32]``
-(``--n-jobs 2`` by default; about 30 s on two otherwise idle CPU cores).
+Run from the command line (``--n-jobs 2`` by default; about 30 s on two
+otherwise idle CPU cores)::
+
+    python examples/fairness_tradeoff.py [--seed 0] [--n-features 32] [--out PATH]
+
+The figure is saved as ``fairness_tradeoff.png`` in the folder of this script,
+or to ``--out`` (a file name, or a folder). When the environment variable
+``SPHINX_GALLERY`` is set, as in the documentation build, the same grid runs
+on one process (``--n-jobs 1``). The measured table and its reading are on
+the benchmarks page ("Accuracy-fairness trade-off").
 """
 
+# %%
+# Settings
+# --------
+
 import argparse
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import sklearn
@@ -35,10 +53,80 @@ from sklearn_autobalance import AutoBalanceClassifier
 from sklearn_autobalance.datasets import make_waterbirds_like
 from sklearn_autobalance.metrics import make_fairness_scorer
 
+RUN_BY_GALLERY = "__file__" not in globals()  # sphinx-gallery (or a notebook)
+SMALL = bool(os.environ.get("SPHINX_GALLERY"))  # the documentation build's settings
+
+parser = argparse.ArgumentParser(
+    description="Accuracy-fairness trade-off (the paper's Figure 5) with one GridSearchCV")
+parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--n-samples", type=int, default=4795,
+                    help="rows (default 4795: Waterbirds' training cell counts)")
+parser.add_argument("--n-features", type=int, default=32)
+parser.add_argument("--epochs", type=int, default=15)
+parser.add_argument("--n-jobs", type=int, default=1 if SMALL else 2)
+parser.add_argument("--out", "--output", dest="out", default=None,
+                    help="PNG file, or folder for fairness_tradeoff.png (default: this "
+                         "script's folder)")
+args = parser.parse_args([] if RUN_BY_GALLERY else None)
+
 FAIRNESS_WEIGHTS = [0.0, 0.5, 0.9, 0.99]
 LAMBDAS = [0.25, 0.5, 0.75, 1.0]
 REGULARIZERS = {"deo": "CE + CE_deo", "group_balanced": "CE + group-bal. CE",
                 "group_la": "CE + Group-LA"}
+
+# %%
+# Data
+# ----
+# ``y`` is the bird type, the sensitive attribute ``g`` the background
+# (place); the cells (y, place) are as unequal as in Waterbirds' training
+# split.
+
+data = make_waterbirds_like(n_samples=args.n_samples, n_features=args.n_features,
+                            n_test=0, random_state=args.seed)
+X, y, g = data.X, data.y, data.sensitive_features
+print(f"make_waterbirds_like: {len(y)} rows, {X.shape[1]} features, cells (y, place) "
+      f"00/01/10/11 = {np.bincount(2 * y + g, minlength=4).tolist()}")
+
+# %%
+# One GridSearchCV over both families
+# -----------------------------------
+# The sensitive attribute reaches the estimator and the scorers through
+# metadata routing.
+
+grid = [
+    {"clf__fairness_weight": FAIRNESS_WEIGHTS},
+    {"clf__search": [None], "clf__init": ["blend"],
+     "clf__init_params": [{"regularizer": r, "lam": lam}
+                          for r in REGULARIZERS for lam in LAMBDAS]},
+]
+start = time.perf_counter()
+with sklearn.config_context(enable_metadata_routing=True):
+    clf = AutoBalanceClassifier(
+        hidden_layer_sizes=(32,), max_epochs=args.epochs, batch_size=128,
+        objective="deo", random_state=args.seed,
+    ).set_fit_request(sensitive_features=True)
+    scoring = {
+        "error": make_scorer(zero_one_loss, greater_is_better=False,
+                             response_method="predict"),
+        "group_balanced_error": make_fairness_scorer("group_balanced_error"),
+        "deo": make_fairness_scorer("deo"),
+    }
+    search = GridSearchCV(
+        Pipeline([("scale", StandardScaler()), ("clf", clf)]), grid, scoring=scoring,
+        cv=StratifiedKFold(3, shuffle=True, random_state=args.seed), refit=False,
+        n_jobs=args.n_jobs,
+    ).fit(X, y, sensitive_features=g)
+print(f"{len(search.cv_results_['params'])} candidates x 3 folds in "
+      f"{time.perf_counter() - start:.0f} s, n_jobs={args.n_jobs}")
+
+# %%
+# Cross-validated scores
+# ----------------------
+# Mean over the 3 folds, in percent, all lower is better: the standard
+# (0-1) error, the group-balanced error (mean of the four cell errors) and
+# the DEO (sum over classes of the gap between the groups' error rates).
+# ``weight`` is ``fairness_weight`` for AutoBalance and ``lam`` for the
+# blends.
 
 
 def family(params):
@@ -48,67 +136,33 @@ def family(params):
     return REGULARIZERS[init_params["regularizer"]], init_params["lam"]
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-samples", type=int, default=4795,
-                        help="rows (default 4795: Waterbirds' training cell counts)")
-    parser.add_argument("--n-features", type=int, default=32)
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--output", default="fairness_tradeoff.png")
-    args = parser.parse_args(argv)
+res = search.cv_results_
+fronts = {}
+print("mean 3-fold cross-validated scores (%), lower is better")
+print(f"{'family':<20}{'weight':>8}{'error %':>10}{'grp-bal %':>11}{'DEO %':>9}")
+for i, params in enumerate(res["params"]):
+    name, weight = family(params)
+    row = [-100 * res[f"mean_test_{m}"][i] for m in scoring]
+    fronts.setdefault(name, []).append((weight, *row))
+    print(f"{name:<20}{weight:>8}" + "".join(f"{v:>10.2f}" for v in row))
 
-    data = make_waterbirds_like(n_samples=args.n_samples, n_features=args.n_features,
-                                n_test=0, random_state=args.seed)
-    X, y, g = data.X, data.y, data.sensitive_features
-    print(f"make_waterbirds_like: {len(y)} rows, {X.shape[1]} features, cells (y, place) "
-          f"00/01/10/11 = {np.bincount(2 * y + g, minlength=4).tolist()}")
+# %%
+# Figure: each fairness metric against the standard error
+# -------------------------------------------------------
 
-    grid = [
-        {"clf__fairness_weight": FAIRNESS_WEIGHTS},
-        {"clf__search": [None], "clf__init": ["blend"],
-         "clf__init_params": [{"regularizer": r, "lam": lam}
-                              for r in REGULARIZERS for lam in LAMBDAS]},
-    ]
-    start = time.perf_counter()
-    with sklearn.config_context(enable_metadata_routing=True):
-        clf = AutoBalanceClassifier(
-            hidden_layer_sizes=(32,), max_epochs=args.epochs, batch_size=128,
-            objective="deo", random_state=args.seed,
-        ).set_fit_request(sensitive_features=True)
-        scoring = {
-            "error": make_scorer(zero_one_loss, greater_is_better=False,
-                                 response_method="predict"),
-            "group_balanced_error": make_fairness_scorer("group_balanced_error"),
-            "deo": make_fairness_scorer("deo"),
-        }
-        search = GridSearchCV(
-            Pipeline([("scale", StandardScaler()), ("clf", clf)]), grid, scoring=scoring,
-            cv=StratifiedKFold(3, shuffle=True, random_state=args.seed), refit=False,
-            n_jobs=args.n_jobs,
-        ).fit(X, y, sensitive_features=g)
-    print(f"{len(search.cv_results_['params'])} candidates x 3 folds in "
-          f"{time.perf_counter() - start:.0f} s\n")
 
-    res = search.cv_results_
-    fronts = {}
-    print(f"{'family':<20}{'weight':>8}{'error %':>10}{'grp-bal %':>11}{'DEO %':>9}")
-    for i, params in enumerate(res["params"]):
-        name, weight = family(params)
-        row = [-100 * res[f"mean_test_{m}"][i] for m in scoring]
-        fronts.setdefault(name, []).append((weight, *row))
-        print(f"{name:<20}{weight:>8}" + "".join(f"{v:>10.2f}" for v in row))
+def figure_path(out, name):
+    """``--out`` (a file, or a folder for ``name``), else this script's folder."""
+    path = Path(out) if out else Path(__file__).resolve().parent
+    return path / name if path.is_dir() else path
 
-    try:
-        import matplotlib
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no figure")
-        return
-    # As the paper's Figure 5: each fairness metric against the standard error.
+try:
+    import matplotlib.pyplot as plt
+except ImportError:
+    plt = None
+    print("matplotlib is not installed: no figure (pip install 'sklearn-autobalance[plot]')")
+if plt is not None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     for col, (ax, label) in enumerate(zip(axes, ["group-balanced error (%)", "DEO (%)"])):
         for name, points in fronts.items():
@@ -123,9 +177,8 @@ def main(argv=None):
     fig.suptitle("Accuracy-fairness trade-off (3-fold CV, make_waterbirds_like; "
                  "labels: fairness_weight or lambda)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(args.output, dpi=120)
-    print(f"\nsaved {args.output}")
-
-
-if __name__ == "__main__":
-    main()
+    if not RUN_BY_GALLERY:  # the documentation build shows the figure instead
+        path = figure_path(args.out, "fairness_tradeoff.png")
+        fig.savefig(path, dpi=120)
+        print(f"saved {path}")
+    plt.show()

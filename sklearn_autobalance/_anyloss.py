@@ -437,9 +437,11 @@ class AnyLossClassifier(BaseNeuralClassifier):
         if self._output_order is not None:
             index = int(self._output_order[index])
         label = as_python(self.classes_[index])
+        metric = self.metric if isinstance(self.metric, str) else getattr(
+            self.metric, "__name__", "metric")
         warnings.warn(
             f"AnyLossClassifier predicts one class ({label!r}) for all {len(y_train)} "
-            f"training samples: the {self.metric!r} loss collapsed onto a constant "
+            f"training samples: the {metric!r} loss collapsed onto a constant "
             "prediction. Try more epochs (max_epochs), pretrain_epochs of cross-entropy "
             "first, metric_weight < 1 (a cross-entropy term keeps every sample's gradient), "
             "amplifier_warmup > 0 or a smaller lr.", UserWarning, stacklevel=5)

@@ -383,10 +383,10 @@ def per_set_means(results, sets, methods):
     return means
 
 
-def win_tie_loss(means, sets, method, metric, tie):
+def win_tie_loss(means, sets, method, metric, tie, ref="BCE"):
     wins = ties = losses = 0
     for s in sets:
-        diff = means[metric][s][method] - means[metric][s]["BCE"]
+        diff = means[metric][s][method] - means[metric][s][ref]
         if diff > tie:
             wins += 1
         elif diff < -tie:
@@ -396,38 +396,140 @@ def win_tie_loss(means, sets, method, metric, tie):
     return wins, ties, losses
 
 
-def to_markdown(payload):
+def headline(payload):
+    """Per metric: AnyLoss on that metric against BCE and against BCE with a tuned threshold.
+
+    ``{metric: {"method", "beats", "n", "wtl", "diff", "bce", "anyloss", "easy_losses",
+    "tuned", "wtl_tuned", "beats_tuned"}}`` for the metrics whose rows were run; the
+    tuned entries are None without the BCE+tuned row.
+    """
     args, sets, methods = payload["args"], payload["sets_run"], payload["methods"]
     means = per_set_means(payload["results"], sets, methods)
-    lines = ["## AnyLoss vs BCE, class-weighted BCE and SMOTE on imbalanced binary sets\n",
-             _common.machine_markdown(payload["machine"], payload["command"]),
-             f"Stratified {args['folds']}-fold CV, seeds {args['seeds']}; MLP "
-             f"{tuple(args['hidden'])}, {args['max_epochs']} epochs, batch {args['batch_size']}, "
-             f"Adam lr {args['lr']}; threshold 0.5 for every model. Means over seeds x folds; "
-             f"tie = |difference| <= {args['tie']}.\n"]
-
-    lines.append("### Headline: AnyLoss trained on a metric vs BCE on that metric\n")
-    rows = []
-    for m, label in METRICS.items():
+    tie, out = args["tie"], {}
+    for m in METRICS:
         method = ANYLOSS_FOR[m]
         if method not in methods or "BCE" not in methods:
             continue
         diffs = [means[m][s][method] - means[m][s]["BCE"] for s in sets]
-        better = sum(d > 0 for d in diffs)
-        w, t, l_ = win_tie_loss(means, sets, method, m, args["tie"])
-        rows.append([label, method, f"{better}/{len(sets)} ({100 * better / len(sets):.0f}%)",
-                     f"{w}/{t}/{l_}", f"{np.mean(diffs):+.3f}",
-                     f"{np.mean([means[m][s]['BCE'] for s in sets]):.3f}",
-                     f"{np.mean([means[m][s][method] for s in sets]):.3f}"])
+        entry = {"method": method, "n": len(sets), "beats": sum(d > 0 for d in diffs),
+                 "wtl": win_tie_loss(means, sets, method, m, tie), "diff": float(np.mean(diffs)),
+                 "bce": float(np.mean([means[m][s]["BCE"] for s in sets])),
+                 "anyloss": float(np.mean([means[m][s][method] for s in sets])),
+                 "easy_losses": [s for s, d in zip(sets, diffs)
+                                 if means[m][s]["BCE"] > EASY and d < -tie],
+                 "tuned": None, "wtl_tuned": None, "beats_tuned": None}
+        tuned = TUNED_FOR[m]
+        if tuned in methods:
+            entry["tuned"] = float(np.mean([means[m][s][tuned] for s in sets]))
+            entry["wtl_tuned"] = win_tie_loss(means, sets, method, m, tie, ref=tuned)
+            entry["beats_tuned"] = sum(means[m][s][method] > means[m][s][tuned] for s in sets)
+        out[m] = entry
+    return out
+
+
+def bar_verdict(head, share=10 / 12):
+    """The issue's bar, as a list of (criterion, met) pairs (None where a row is missing)."""
+    checks = []
+    for m, e in head.items():
+        checks.append((f"{SHORT[m]}: beats BCE on {e['beats']}/{e['n']} sets "
+                       f"(needs >= {int(np.ceil(share * e['n'] - 1e-9))})",
+                       e["beats"] >= share * e["n"] - 1e-9))
+        checks.append((f"{SHORT[m]}: {len(e['easy_losses'])} losses > tie where BCE > {EASY}"
+                       + (f" ({', '.join(e['easy_losses'])})" if e["easy_losses"] else ""),
+                       not e["easy_losses"]))
+    if "f1" in head:
+        e = head["f1"]
+        checks.append(("mean F1 >= BCE+tuned-F1's" + (
+            "" if e["tuned"] is None else f" ({e['anyloss']:.3f} vs {e['tuned']:.3f})"),
+            None if e["tuned"] is None else e["anyloss"] >= e["tuned"]))
+    return checks
+
+
+def describe_anyloss(args):
+    params = args.get("anyloss_params") or {}
+    text = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "package defaults"
+    return text + (f" (tag `{args['tag']}`)" if args.get("tag") else "")
+
+
+def to_markdown(payload):
+    args, sets, methods = payload["args"], payload["sets_run"], payload["methods"]
+    means = per_set_means(payload["results"], sets, methods)
+    tie = args["tie"]
+    lines = ["## AnyLoss vs BCE, class-weighted BCE, SMOTE and tuned thresholds on imbalanced "
+             "binary sets\n",
+             _common.machine_markdown(payload["machine"], payload["command"]),
+             f"Stratified {args['folds']}-fold CV, seeds {args['seeds']}; MLP "
+             f"{tuple(args['hidden'])}, {args['max_epochs']} epochs, batch {args['batch_size']}, "
+             f"Adam lr {args['lr']}; threshold 0.5 for every model except the `+tuned` rows "
+             f"(`TunedThresholdClassifierCV`, inner stratified {args['tune_folds']}-fold CV for "
+             f"BCE, {args['anyloss_tune_folds']}-fold for AnyLoss). Means over seeds x folds; "
+             f"tie = |difference| <= {tie}. AnyLoss rows: `AnyLossClassifier` with "
+             f"{describe_anyloss(args)}.\n"]
+    if payload.get("anyloss_source_sha1"):
+        lines.append(f"`sklearn_autobalance/_anyloss.py` sha1 {payload['anyloss_source_sha1']}.\n")
+
+    head = headline(payload)
+    lines.append("### Headline: AnyLoss trained on a metric vs BCE on that metric\n")
+    rows = [[METRICS[m], e["method"],
+             f"{e['beats']}/{e['n']} ({100 * e['beats'] / e['n']:.0f}%)",
+             "{}/{}/{}".format(*e["wtl"]), f"{e['diff']:+.3f}", f"{e['bce']:.3f}",
+             f"{e['anyloss']:.3f}",
+             str(len(e["easy_losses"])) + (f" ({', '.join(e['easy_losses'])})"
+                                           if e["easy_losses"] else "")]
+            for m, e in head.items()]
     lines.append(_common.markdown_table(
         ["metric", "AnyLoss row", "sets where it beats BCE", "W/T/L vs BCE",
-         "mean difference", "BCE mean", "AnyLoss mean"], rows))
+         "mean difference", "BCE mean", "AnyLoss mean",
+         f"losses > {tie} where BCE > {EASY}"], rows))
+
+    rows = [[METRICS[m], e["method"], TUNED_FOR[m], f"{e['anyloss']:.3f}", f"{e['tuned']:.3f}",
+             f"{e['anyloss'] - e['tuned']:+.3f}", f"{e['beats_tuned']}/{e['n']}",
+             "{}/{}/{}".format(*e["wtl_tuned"])]
+            for m, e in head.items() if e["tuned"] is not None]
+    if rows:
+        lines.append("\n### AnyLoss vs BCE with the threshold tuned for the same metric\n")
+        lines.append(_common.markdown_table(
+            ["metric", "AnyLoss row", "tuned BCE row", "AnyLoss mean", "tuned BCE mean",
+             "difference", "sets where AnyLoss is higher", "W/T/L of AnyLoss"], rows))
+        for m, e in head.items():
+            if e["tuned"] is not None:
+                lines.append(f"Mean {METRICS[m]}: {e['method']} {e['anyloss']:.3f} against "
+                             f"{TUNED_FOR[m]} {e['tuned']:.3f} ({e['anyloss'] - e['tuned']:+.3f}); "
+                             f"BCE {e['bce']:.3f}.\n")
+
+    checks = bar_verdict(head)
+    if checks:
+        lines.append("\n### The issue's bar (>= 10/12 of the sets, i.e. >= 83%)\n")
+        lines += [f"- {'met' if ok else ('n/a' if ok is None else 'NOT met')}: {text}"
+                  for text, ok in checks]
+        lines.append("")
 
     lines.append("\n### Win / tie / loss against BCE, every row and metric\n")
-    rows = [[method] + ["{}/{}/{}".format(*win_tie_loss(means, sets, method, m, args["tie"]))
+    rows = [[method] + ["{}/{}/{}".format(*win_tie_loss(means, sets, method, m, tie))
                         for m in METRICS]
             for method in methods if method != "BCE"]
     lines.append(_common.markdown_table(["row"] + list(METRICS.values()), rows))
+
+    if {"AnyLoss-F1", "AnyLoss-F1+tuned"} <= set(methods):
+        lines.append("\n### Threshold tuning of AnyLoss-F1: AnyLoss-F1+tuned vs AnyLoss-F1\n")
+        rows = []
+        for m in METRICS:
+            diffs = [means[m][s]["AnyLoss-F1+tuned"] - means[m][s]["AnyLoss-F1"] for s in sets]
+            rows.append([METRICS[m], f"{sum(d > 0 for d in diffs)}/{len(sets)}",
+                         "{}/{}/{}".format(*win_tie_loss(means, sets, "AnyLoss-F1+tuned", m,
+                                                         tie, ref="AnyLoss-F1")),
+                         f"{np.mean([means[m][s]['AnyLoss-F1'] for s in sets]):.3f}",
+                         f"{np.mean([means[m][s]['AnyLoss-F1+tuned'] for s in sets]):.3f}",
+                         f"{np.mean(diffs):+.3f}"])
+        lines.append(_common.markdown_table(
+            ["metric", "sets where tuned is higher", "W/T/L of tuned", "AnyLoss-F1 mean",
+             "AnyLoss-F1+tuned mean", "mean difference"], rows))
+        thr = [r["threshold"] for r in payload["results"]
+               if r["method"] == "AnyLoss-F1+tuned" and "threshold" in r]
+        if thr:
+            lines.append(f"Tuned thresholds of AnyLoss-F1: median {np.median(thr):.3f}, "
+                         f"quartiles {np.percentile(thr, 25):.3f} to "
+                         f"{np.percentile(thr, 75):.3f}.\n")
 
     for m, label in METRICS.items():
         lines.append(f"\n### {label} per set (mean over seeds x folds)\n")
@@ -444,7 +546,11 @@ def to_markdown(payload):
     times = {x: float(np.mean([r["fit_time_s"] for r in payload["results"]
                                if r["method"] == x])) for x in methods}
     lines.append("\nMean fit time per fold (s): "
-                 + ", ".join(f"{x} {t:.2f}" for x, t in times.items()) + ".\n")
+                 + ", ".join(f"{x} {t:.2f}" for x, t in times.items()) + ".")
+    if any(x.startswith("BCE+tuned-") for x in methods):
+        lines.append(" The BCE and BCE+tuned-* rows share their networks (`MemoClassifier`): "
+                     "each row's time counts only the fits it ran first.")
+    lines.append("\n")
     cost = payload.get("epoch_cost")
     if cost:
         med = cost["median_epoch_s"]
@@ -457,6 +563,37 @@ def to_markdown(payload):
     return "\n".join(lines)
 
 
+def compare_markdown(paths):
+    """One table per metric, one line per run (JSON file), e.g. AnyLoss variants on dev."""
+    payloads = []
+    for path in paths:
+        with open(path) as f:
+            payloads.append((Path(path).name, json.load(f)))
+    lines = ["## AnyLoss variants side by side\n", "Runs: " + "; ".join(
+        f"`{name}`: `{pl['command']}` ({pl['machine']['date']})" for name, pl in payloads) + "\n"]
+    for m, label in METRICS.items():
+        rows = []
+        for name, pl in payloads:
+            head = headline(pl).get(m)
+            if head is None:
+                continue
+            e, tie = head, pl["args"]["tie"]
+            rows.append([pl["args"].get("tag") or name, describe_anyloss(pl["args"]),
+                         f"{e['beats']}/{e['n']} ({100 * e['beats'] / e['n']:.0f}%)",
+                         "{}/{}/{}".format(*e["wtl"]), f"{e['anyloss']:.3f}", f"{e['bce']:.3f}",
+                         "n/a" if e["tuned"] is None else f"{e['tuned']:.3f}",
+                         "n/a" if e["tuned"] is None else f"{e['anyloss'] - e['tuned']:+.3f}",
+                         str(len(e["easy_losses"])) + (f" ({', '.join(e['easy_losses'])})"
+                                                       if e["easy_losses"] else ""),
+                         f"{tie}"])
+        lines.append(f"\n### {label} ({ANYLOSS_FOR[m]})\n")
+        lines.append(_common.markdown_table(
+            ["run", "AnyLoss parameters", "sets beating BCE", "W/T/L vs BCE", "AnyLoss mean",
+             "BCE mean", f"{TUNED_FOR[m]} mean", "AnyLoss - tuned",
+             f"losses > tie where BCE > {EASY}", "tie"], rows))
+    return "\n".join(lines)
+
+
 # ----------------------------------------------------------------------------- main
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
@@ -466,13 +603,27 @@ def parse_args(argv=None):
                    "collection is %s" % (" ".join(QUICK_SETS), " ".join(DEV_SETS)))
     p.add_argument("--dev", action="store_true",
                    help="run the development collection (DEV_SETS) instead")
-    p.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
+    p.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS + EXTRA_METHODS,
+                   help="rows to run, in this order (%s: not run by default)"
+                   % " ".join(EXTRA_METHODS))
     p.add_argument("--seeds", nargs="+", type=int, default=None, help="default 0 1 2 (quick: 0)")
     p.add_argument("--folds", type=int, default=None, help="default 5 (quick: 2)")
     _common.add_network_arguments(p, hidden=(128, 128), max_epochs=100, batch_size=256)
     p.add_argument("--tie", type=float, default=0.01)
     p.add_argument("--anyloss-params", type=json.loads, default={},
-                   help="extra AnyLossClassifier kwargs as JSON, e.g. '{\"pretrain_epochs\": 20}'")
+                   help="extra AnyLossClassifier kwargs as JSON, e.g. '{\"metric_weight\": 0.5}'")
+    p.add_argument("--tag", default=None,
+                   help="name of this variant: output results/anyloss[_dev]_<tag>.{md,json}")
+    p.add_argument("--tune-folds", type=int, default=5,
+                   help="inner stratified folds of the BCE+tuned-* rows")
+    p.add_argument("--anyloss-tune-folds", type=int, default=3,
+                   help="inner stratified folds of the AnyLoss-F1+tuned row")
+    p.add_argument("--check-memo", action="store_true",
+                   help="check on one set and fold (the first of --sets, default the dev set glass0) "
+                   "that memoised BCE+tuned rows predict exactly as unmemoised ones, and exit")
+    p.add_argument("--compare", nargs="+", default=None, metavar="JSON",
+                   help="write one side-by-side table of these runs' JSON files (globs "
+                   "allowed) to --out (default results/anyloss_compare.md) and exit")
     p.add_argument("--cost-samples", type=int, default=None, help="default 20000 (quick: 4000)")
     p.add_argument("--cost-epochs", type=int, default=None, help="default 10 (quick: 3)")
     p.add_argument("--cost-rounds", type=int, default=3)
@@ -482,6 +633,8 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.dev:
         args.sets = list(DEV_SETS)
+    if args.check_memo:
+        args.sets = args.sets or ["glass0"]  # a small development set
     args.sets = args.sets or (QUICK_SETS if args.quick else list(ALL_SETS))
     args.seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
     args.folds = args.folds or (2 if args.quick else 5)
@@ -492,17 +645,33 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.compare:
+        paths = sorted({p for pattern in args.compare for p in (glob.glob(pattern) or [pattern])})
+        md = compare_markdown(paths)
+        out = Path(args.out) if args.out else _common.RESULTS_DIR / "anyloss_compare.md"
+        _common.write_text(out, md)
+        print(md)
+        print(f"Wrote {out}")
+        return
     import torch
     from sklearn.model_selection import StratifiedKFold
 
     if args.threads:
         torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", category=UserWarning, module="sklearn_autobalance")
-    out_md, out_json = _common.default_paths("anyloss", args.quick, args.out, args.json)
+    if args.check_memo:
+        warm_up(args.device)
+        check_memo(args)
+        return
+    stem = "anyloss" + ("_dev" if args.dev else "") + (f"_{args.tag}" if args.tag else "")
+    out_md, out_json = _common.default_paths(stem, args.quick, args.out, args.json)
     command = _common.command_line()
+    source = Path(__file__).resolve().parent.parent / "sklearn_autobalance" / "_anyloss.py"
     payload = {"benchmark": "anyloss", "command": command, "cwd": os.getcwd(),
                "machine": _common.machine_info(args.device), "args": vars(args),
-               "methods": args.methods, "sets_run": [], "results": []}
+               "methods": args.methods, "sets_run": [], "results": [],
+               "anyloss_source_sha1": (hashlib.sha1(source.read_bytes()).hexdigest()
+                                       if source.exists() else None)}
     print(_common.machine_markdown(payload["machine"], command))
     warm_up(args.device)
     for name in args.sets:

@@ -37,8 +37,8 @@ saved as ``compare_with_resamplers.png`` in the folder of this script, or to
 ``--out`` (a file name, or a folder). When the environment variable
 ``SPHINX_GALLERY`` is set, as in the documentation build, it runs one repeat
 of the 5 folds (``--n-repeats 1``) with the full network, on one process.
-The measured three-repeat, three-seed tables are on the page "Learned losses
-against imbalanced-learn's resamplers" of the user guide.
+The measured three-repeat, three-seed tables and their reading are on
+:doc:`/resamplers`.
 """
 
 # %%

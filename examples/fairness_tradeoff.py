@@ -30,7 +30,7 @@ The figure is saved as ``fairness_tradeoff.png`` in the folder of this script,
 or to ``--out`` (a file name, or a folder). When the environment variable
 ``SPHINX_GALLERY`` is set, as in the documentation build, the same grid runs
 on one process (``--n-jobs 1``). The measured table and its reading are on
-the benchmarks page ("Accuracy-fairness trade-off").
+:doc:`/benchmarks` ("Accuracy-fairness trade-off").
 """
 
 # %%

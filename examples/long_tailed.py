@@ -28,7 +28,7 @@ The figure is saved as ``long_tailed.png`` in the folder of this script
 seeds (with the environment variable ``SPHINX_GALLERY`` set, which changes
 nothing here but where the figure goes: it is shown on the page, not saved).
 The figures of the same comparison with more losses, and on two more data
-sets, are on the benchmarks page ("Long-tailed classification").
+sets, are on :doc:`/benchmarks` ("Long-tailed classification").
 """
 
 # %%

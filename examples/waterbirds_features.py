@@ -41,7 +41,7 @@ cores; 512 features and a linear head by default, as on ResNet-18 features;
     python examples/waterbirds_features.py [--seeds 0 1 2] [--root DIR]
 
 It writes no file. Three-seed figures of the same comparison (with more rows:
-Group DRO, other objectives) are on the benchmarks page ("Group fairness").
+Group DRO, other objectives) are on :doc:`/benchmarks` ("Group fairness").
 """
 
 # %%

@@ -101,8 +101,12 @@ class PhaseProgress(Callback):
             except ImportError:
                 tqdm = None
             if tqdm is not None:
-                self.bar_ = tqdm(total=self.total_, desc=f"{self.prefix} {self._phase(0)}",
+                self.bar_ = tqdm(total=self.total_, desc=self._bar_name(self._phase(0)),
                                  unit="epoch", leave=True, file=sys.stderr)
+
+    def _bar_name(self, phase):
+        # "[AutoBalanceClassifier]" -> "AutoBalance search": bars are narrow.
+        return f"{self.prefix.strip('[]').replace('Classifier', '')} {phase}"
 
     def _values(self, net):
         row = net.history[-1]
@@ -121,8 +125,11 @@ class PhaseProgress(Callback):
         if not self.display:
             return
         if self.bar_ is not None:
-            self.bar_.set_description(f"{self.prefix} {phase}", refresh=False)
-            self.bar_.set_postfix({k: f"{v:.4f}" for k, v in values}, refresh=False)
+            self.bar_.set_description(self._bar_name(phase), refresh=False)
+            # Short names in the bar: the history keys (e.g. val_balanced_error).
+            short = {label: key.replace("valid_", "val_") for key, label in self.keys}
+            self.bar_.set_postfix({short.get(k, "loss"): f"{v:.4f}" for k, v in values},
+                                  refresh=False)
             self.bar_.update()
             return
         now = time.perf_counter()

@@ -1,4 +1,4 @@
-"""AnyLoss against cross-entropy, class weights, SMOTE and tuned thresholds on imbalanced binary sets.
+"""AnyLoss against cross-entropy, class weights, SMOTE and tuned thresholds, binary sets.
 
 What is measured
 ----------------
@@ -563,34 +563,98 @@ def to_markdown(payload):
     return "\n".join(lines)
 
 
-def compare_markdown(paths):
-    """One table per metric, one line per run (JSON file), e.g. AnyLoss variants on dev."""
-    payloads = []
+def merge_baseline(payload, baseline):
+    """``payload`` with the baseline rows it lacks (e.g. BCE+tuned-*) taken from ``baseline``.
+
+    Both runs must cover the same sets, seeds and folds. Returns the merged payload and
+    the number of (set, seed, fold) whose BCE scores differ between the two runs (0 when
+    the BCE fits are reproducible, as they should be).
+    """
+    key = ("set", "seed", "fold")
+    sets = payload["sets_run"]
+    missing = [x for x in baseline["methods"]  # the baselines only, never AnyLoss rows
+               if x not in payload["methods"] and not x.startswith("AnyLoss")]
+    extra = [r for r in baseline["results"] if r["method"] in missing and r["set"] in sets]
+    base_bce = {tuple(r[k] for k in key): r for r in baseline["results"] if r["method"] == "BCE"}
+    differ = 0
+    for r in payload["results"]:
+        if r["method"] == "BCE":
+            other = base_bce.get(tuple(r[k] for k in key))
+            if other is None:
+                raise ValueError(f"baseline lacks BCE on {r['set']} seed {r['seed']} "
+                                 f"fold {r['fold']}")
+            differ += any(r[m] != other[m] for m in METRICS)
+    methods = list(payload["methods"])
+    at = methods.index("BCE") + 1 if "BCE" in methods else 0
+    methods = methods[:at] + missing + methods[at:]
+    merged = dict(payload, methods=methods, results=payload["results"] + extra)
+    return merged, differ
+
+
+def compare_markdown(paths, baseline_path=None):
+    """One table per metric, one line per run (JSON file), e.g. AnyLoss variants on dev.
+
+    Runs without the BCE+tuned-* rows take them from ``baseline_path`` (same sets, seeds and
+    folds); then per metric a per-set table: BCE, the tuned BCE row and each run's AnyLoss.
+    """
+    baseline = None
+    if baseline_path:
+        with open(baseline_path) as f:
+            baseline = json.load(f)
+    payloads, notes = [], []
     for path in paths:
         with open(path) as f:
-            payloads.append((Path(path).name, json.load(f)))
-    lines = ["## AnyLoss variants side by side\n", "Runs: " + "; ".join(
-        f"`{name}`: `{pl['command']}` ({pl['machine']['date']})" for name, pl in payloads) + "\n"]
+            pl = json.load(f)
+        name = pl["args"].get("tag") or Path(path).stem
+        if baseline is not None and not set(TUNED_FOR.values()) <= set(pl["methods"]):
+            pl, differ = merge_baseline(pl, baseline)
+            notes.append(f"`{name}`: tuned BCE rows from `{Path(baseline_path).name}`; its BCE "
+                         f"scores differ from the baseline's on {differ} of "
+                         f"{sum(r['method'] == 'BCE' for r in pl['results'])} folds")
+        payloads.append((name, pl))
+    lines = ["## AnyLoss variants side by side\n"]
+    lines += [f"- `{name}`: `{pl['command']}` ({pl['machine']['date']})" for name, pl in payloads]
+    lines += [""] + [f"- {n}" for n in notes] + [""]
+    tie = payloads[0][1]["args"]["tie"]
     for m, label in METRICS.items():
         rows = []
         for name, pl in payloads:
-            head = headline(pl).get(m)
-            if head is None:
+            e = headline(pl).get(m)
+            if e is None:
                 continue
-            e, tie = head, pl["args"]["tie"]
-            rows.append([pl["args"].get("tag") or name, describe_anyloss(pl["args"]),
+            rows.append([name, describe_anyloss(dict(pl["args"], tag=None)),
                          f"{e['beats']}/{e['n']} ({100 * e['beats'] / e['n']:.0f}%)",
                          "{}/{}/{}".format(*e["wtl"]), f"{e['anyloss']:.3f}", f"{e['bce']:.3f}",
                          "n/a" if e["tuned"] is None else f"{e['tuned']:.3f}",
                          "n/a" if e["tuned"] is None else f"{e['anyloss'] - e['tuned']:+.3f}",
                          str(len(e["easy_losses"])) + (f" ({', '.join(e['easy_losses'])})"
-                                                       if e["easy_losses"] else ""),
-                         f"{tie}"])
-        lines.append(f"\n### {label} ({ANYLOSS_FOR[m]})\n")
+                                                       if e["easy_losses"] else "")])
+        lines.append(f"\n### {label} ({ANYLOSS_FOR[m]}; tie {tie})\n")
         lines.append(_common.markdown_table(
             ["run", "AnyLoss parameters", "sets beating BCE", "W/T/L vs BCE", "AnyLoss mean",
              "BCE mean", f"{TUNED_FOR[m]} mean", "AnyLoss - tuned",
-             f"losses > tie where BCE > {EASY}", "tie"], rows))
+             f"losses > tie where BCE > {EASY}"], rows))
+    for m, label in METRICS.items():
+        method, tuned = ANYLOSS_FOR[m], TUNED_FOR[m]
+        sets = payloads[0][1]["sets_run"]
+        all_means = [per_set_means(pl["results"], pl["sets_run"], pl["methods"])
+                     for _, pl in payloads]
+        first = payloads[0][1]
+        refs = ["BCE"] + ([tuned] if tuned in first["methods"] else [])
+        header = ["set", "IR"] + refs + [f"{method} {name}" for name, _ in payloads]
+        rows = []
+        for s in sets:
+            cells = [all_means[0][m][s][x] for x in refs]
+            cells += [mn[m][s][method] if s in mn[m] and method in mn[m][s] else float("nan")
+                      for mn in all_means]
+            best = np.nanmax(cells)
+            rows.append([s, f"{IMBALANCE.get(s, float('nan')):.1f}"]
+                        + [f"**{c:.3f}**" if c == best else f"{c:.3f}" for c in cells])
+        rows.append(["mean", ""] + [f"{np.mean([all_means[0][m][s][x] for s in sets]):.3f}"
+                                    for x in refs]
+                    + [f"{np.mean([mn[m][s][method] for s in sets]):.3f}" for mn in all_means])
+        lines.append(f"\n### {label} per set: {method} of every run\n")
+        lines.append(_common.markdown_table(header, rows))
     return "\n".join(lines)
 
 
@@ -619,11 +683,15 @@ def parse_args(argv=None):
     p.add_argument("--anyloss-tune-folds", type=int, default=3,
                    help="inner stratified folds of the AnyLoss-F1+tuned row")
     p.add_argument("--check-memo", action="store_true",
-                   help="check on one set and fold (the first of --sets, default the dev set glass0) "
-                   "that memoised BCE+tuned rows predict exactly as unmemoised ones, and exit")
+                   help="check on one set and fold (the first of --sets, default the dev "
+                   "set glass0) that memoised BCE+tuned rows predict exactly as unmemoised "
+                   "ones, and exit")
     p.add_argument("--compare", nargs="+", default=None, metavar="JSON",
                    help="write one side-by-side table of these runs' JSON files (globs "
                    "allowed) to --out (default results/anyloss_compare.md) and exit")
+    p.add_argument("--baseline", default=None, metavar="JSON",
+                   help="with --compare: a run with the BCE+tuned-* rows (same sets, seeds, "
+                   "folds) that supplies them to the runs without")
     p.add_argument("--cost-samples", type=int, default=None, help="default 20000 (quick: 4000)")
     p.add_argument("--cost-epochs", type=int, default=None, help="default 10 (quick: 3)")
     p.add_argument("--cost-rounds", type=int, default=3)
@@ -647,7 +715,7 @@ def main(argv=None):
     args = parse_args(argv)
     if args.compare:
         paths = sorted({p for pattern in args.compare for p in (glob.glob(pattern) or [pattern])})
-        md = compare_markdown(paths)
+        md = compare_markdown(paths, args.baseline)
         out = Path(args.out) if args.out else _common.RESULTS_DIR / "anyloss_compare.md"
         _common.write_text(out, md)
         print(md)

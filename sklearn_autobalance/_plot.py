@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from ._autobalance import AutoBalanceClassifier
+from ._autobalance import SELECTION_METRICS, AutoBalanceClassifier
 
 KINDS = ("loss", "trajectory", "both")
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
@@ -104,6 +104,9 @@ class LearnedLossDisplay:
     estimator_name : str, default=None
         Name of the estimator, used as the legend label of the loss points
         (without groups). None: no label.
+    selection_name : str, default=None
+        What the selection metric is, for its axis label (e.g. "validation
+        balanced error"); None: "validation selection metric (error)".
 
     Attributes
     ----------
@@ -153,7 +156,7 @@ class LearnedLossDisplay:
     """
 
     def __init__(self, class_frequency, loss_params, *, classes=None, search_history=None,
-                 best_step=None, groups=None, estimator_name=None):
+                 best_step=None, groups=None, estimator_name=None, selection_name=None):
         self.class_frequency = class_frequency
         self.loss_params = loss_params
         self.classes = classes
@@ -161,6 +164,7 @@ class LearnedLossDisplay:
         self.best_step = best_step
         self.groups = groups
         self.estimator_name = estimator_name
+        self.selection_name = selection_name
 
     # -- validation ---------------------------------------------------------
 
@@ -354,8 +358,8 @@ class LearnedLossDisplay:
             twin = ax.twinx()
             (self.selection_line_,) = twin.plot(
                 epochs, selection, marker="s", color="C1", linestyle="--",
-                label="validation selection metric (error)")
-            twin.set_ylabel("validation selection metric (error)")
+                label=self.selection_name or "validation selection metric (error)")
+            twin.set_ylabel(self.selection_name or "validation selection metric (error)")
             handles.append(self.selection_line_)
             legend_ax = twin  # drawn above ax: its legend must be too
         if self.best_step is not None:
@@ -436,4 +440,5 @@ class LearnedLossDisplay:
             best_step=None if best_step is None else int(best_step),
             groups=None if groups is None or counts.ndim == 1 else np.array(groups),
             estimator_name=type(final).__name__ if name is None else name,
+            selection_name=SELECTION_METRICS.get(final.objective, (None, None))[1],
         ).plot(ax=ax, kind=kind)

@@ -109,6 +109,9 @@ def test_trajectory_is_the_validation_set_records(clf):
     np.testing.assert_array_equal(disp.selection_line_.get_ydata(),
                                   [r["validation_selection"] for r in records])
     assert disp.selection_line_.axes is not disp.ax_  # on a twin y axis
+    # Named for what it is: the selection metric of objective="balanced".
+    assert disp.selection_line_.get_label() == "validation balanced error"
+    assert disp.selection_line_.axes.get_ylabel() == "validation balanced error"
     assert disp.l_scatter_ is None
 
 

@@ -14,7 +14,9 @@ Data: ``make_classification`` with 3,750 rows x 20 features (10 informative),
 2. Threading choice: the same fit with ``max_epochs=--short-epochs`` (default
    5) for ``n_threads="auto"``, ``n_threads=None`` (torch's own setting, the
    behaviour before ``n_threads`` existed) and ``n_threads=2``, idle and busy.
-3. Where threads start to pay: the median time of one training step of a
+3. The README's main job, ``python examples/long_tailed.py`` (9 default-size
+   fits: CE, LA, AutoBalance x 3 seeds), in a subprocess, idle and busy.
+4. Where threads start to pay: the median time of one training step of a
    plain torch MLP (Adam, batch 128) for growing widths, with 1 thread and
    with ``torch.get_num_threads()`` at start-up, idle. ``"auto"`` uses one
    thread below ``batch_size * n_parameters = 2**30``.
@@ -32,8 +34,10 @@ Run::
 import argparse
 import multiprocessing as mp
 import os
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -85,6 +89,15 @@ def timed_fit(X, y, seed, **params):
     clf = AutoBalanceClassifier(random_state=seed, **params)
     start = time.perf_counter()
     clf.fit(X, y)
+    return time.perf_counter() - start
+
+
+def timed_example():
+    script = Path(__file__).resolve().parent.parent / "examples" / "long_tailed.py"
+    out = Path(__file__).resolve().parent / "results"
+    start = time.perf_counter()
+    subprocess.run([sys.executable, str(script), "--out", str(out)], check=True,
+                   stdout=subprocess.DEVNULL, env={**os.environ, "MPLBACKEND": "Agg"})
     return time.perf_counter() - start
 
 
@@ -152,6 +165,12 @@ def main(argv=None):
             if ctx:
                 ctx.__exit__(None, None, None)
 
+    example = {"idle": timed_example()}
+    with Busy(args.busy):
+        example["busy"] = timed_example()
+    print(f"examples/long_tailed.py: idle {example['idle']:.1f} s, busy {example['busy']:.1f} s",
+          flush=True)
+
     sizes = [(20, (128, 128)), (256, (512, 512)), (1024, (1024, 1024)),
              (2048, (2048, 2048)), (4096, (4096, 4096))]
     steps = []
@@ -181,6 +200,11 @@ def main(argv=None):
                    f"{v['busy'][0] / v['idle'][0]:.2f}",
                    f"{v['busy'][0] / short['auto']['busy'][0]:.2f}"]
                   for name, v in short.items()]),
+             "## README main job (`python examples/long_tailed.py`)", "",
+             _common.markdown_table(
+                 ["idle (s)", "busy (s)", "busy / idle"],
+                 [[f"{example['idle']:.1f}", f"{example['busy']:.1f}",
+                   f"{example['busy'] / example['idle']:.2f}"]]),
              f"## One training step (batch 128), 1 thread against {START_THREADS}, idle", "",
              _common.markdown_table(
                  ["features -> hidden", "parameters", "batch x parameters", "1 thread (ms)",
@@ -193,7 +217,7 @@ def main(argv=None):
     text = "\n".join(lines)
     _common.write_text(out, text)
     _common.write_json(json_path, {"machine": info, "command": command, "default": default,
-                                   "short": short, "steps": steps})
+                                   "short": short, "example": example, "steps": steps})
     print(text)
 
 

@@ -76,8 +76,9 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         which the default MLP is by far), torch's own setting otherwise and on
         a GPU; None: torch's setting. Why: torch's intra-op threads spin on the
         small matmuls of tabular networks, and on a shared machine (another
-        job, ``GridSearchCV(n_jobs=2)``, a Dask worker) that made a default fit
-        9x slower than with one thread (``docs/benchmarks.md``, "Threads").
+        job, ``GridSearchCV(n_jobs=2)``, a Dask worker) that made a fit 3.5x
+        slower than with one thread beside two CPU-bound processes on 2 cores
+        (``docs/benchmarks.md``, "Threads").
     random_state : int, RandomState instance or None, default=None
         Seeds the split, the weights, the batch order and the hyper-batches.
     verbose : int, default=0

@@ -392,6 +392,14 @@ class AnyLossClassifier(BaseNeuralClassifier):
             train_idx = np.arange(len(y))
         y_train = y[train_idx]
         counts = np.bincount(y_train, minlength=len(self.classes_)).astype(np.float64)
+        if sample_weight is not None:
+            # The class-balanced CE term sees weighted counts, so that an
+            # integer weight acts as that many copies of the sample; a class
+            # whose weights are all zero keeps its plain count (its samples
+            # contribute nothing either way).
+            weighted = np.bincount(y_train, weights=sample_weight[train_idx],
+                                   minlength=len(self.classes_))
+            counts = np.where(weighted > 0, weighted, counts)
         anyloss = AnyLoss(counts, metric=self.metric, beta=self.beta,
                           amplifier=self.amplifier, average=self.average)
         criterion = _WarmStartAnyLoss(counts, anyloss, self.pretrain_epochs,

@@ -339,11 +339,12 @@ def test_no_collapse_warning_on_a_healthy_fit(recwarn):
 
 
 # ------------------------------------------------------------ metric_weight
-def test_metric_weight_zero_is_cross_entropy():
+@pytest.mark.parametrize("mix, init", [("plain", "ce"), ("balanced", "balanced")])
+def test_metric_weight_zero_is_cross_entropy(mix, init):
     X, y = _fraud()
     from sklearn_autobalance import AutoBalanceClassifier as AB
-    mixed = _fast(metric_weight=0.0, amplifier_warmup=0.0).fit(X, y)
-    ce = AB(search=None, init="ce", hidden_layer_sizes=(8,), max_epochs=3, batch_size=64,
+    mixed = _fast(metric_weight=0.0, mix_weighting=mix).fit(X, y)
+    ce = AB(search=None, init=init, hidden_layer_sizes=(8,), max_epochs=3, batch_size=64,
             lr=1e-2, random_state=0).fit(X, y)
     np.testing.assert_allclose(mixed.predict_proba(X), ce.predict_proba(X), rtol=1e-5,
                                atol=1e-6)
@@ -351,10 +352,11 @@ def test_metric_weight_zero_is_cross_entropy():
 
 def test_metric_weight_one_is_the_paper_loss():
     X, y = _fraud()
-    np.testing.assert_array_equal(_fast(metric_weight=1.0).fit(X, y).predict_proba(X),
-                                  _fast().fit(X, y).predict_proba(X))
-    assert not np.allclose(_fast(metric_weight=0.5).fit(X, y).predict_proba(X),
-                           _fast().fit(X, y).predict_proba(X))
+    pure = _fast(metric_weight=1.0).fit(X, y).predict_proba(X)
+    # With r = 1 the CE term is gone, whatever its weighting.
+    np.testing.assert_array_equal(
+        pure, _fast(metric_weight=1.0, mix_weighting="plain").fit(X, y).predict_proba(X))
+    assert not np.allclose(pure, _fast().fit(X, y).predict_proba(X))  # default r = 0.5
 
 
 def test_mixed_loss_value():

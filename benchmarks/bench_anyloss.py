@@ -396,16 +396,19 @@ def win_tie_loss(means, sets, method, metric, tie, ref="BCE"):
     return wins, ties, losses
 
 
-def headline(payload):
+def headline(payload, easy=None):
     """Per metric: AnyLoss on that metric against BCE and against BCE with a tuned threshold.
 
     ``{metric: {"method", "beats", "n", "wtl", "diff", "bce", "anyloss", "easy_losses",
     "tuned", "wtl_tuned", "beats_tuned"}}`` for the metrics whose rows were run; the
-    tuned entries are None without the BCE+tuned row.
+    tuned entries are None without the BCE+tuned row. ``easy_losses``: the sets where
+    AnyLoss loses by more than the tie while BCE's mean is above ``easy`` (default: the
+    run's ``--easy``).
     """
     args, sets, methods = payload["args"], payload["sets_run"], payload["methods"]
     means = per_set_means(payload["results"], sets, methods)
     tie, out = args["tie"], {}
+    easy = args.get("easy", EASY) if easy is None else easy
     for m in METRICS:
         method = ANYLOSS_FOR[m]
         if method not in methods or "BCE" not in methods:
@@ -416,7 +419,7 @@ def headline(payload):
                  "bce": float(np.mean([means[m][s]["BCE"] for s in sets])),
                  "anyloss": float(np.mean([means[m][s][method] for s in sets])),
                  "easy_losses": [s for s, d in zip(sets, diffs)
-                                 if means[m][s]["BCE"] > EASY and d < -tie],
+                                 if means[m][s]["BCE"] > easy and d < -tie],
                  "tuned": None, "wtl_tuned": None, "beats_tuned": None}
         tuned = TUNED_FOR[m]
         if tuned in methods:
@@ -427,14 +430,14 @@ def headline(payload):
     return out
 
 
-def bar_verdict(head, share=10 / 12):
+def bar_verdict(head, easy, share=10 / 12):
     """The issue's bar, as a list of (criterion, met) pairs (None where a row is missing)."""
     checks = []
     for m, e in head.items():
         checks.append((f"{SHORT[m]}: beats BCE on {e['beats']}/{e['n']} sets "
                        f"(needs >= {int(np.ceil(share * e['n'] - 1e-9))})",
                        e["beats"] >= share * e["n"] - 1e-9))
-        checks.append((f"{SHORT[m]}: {len(e['easy_losses'])} losses > tie where BCE > {EASY}"
+        checks.append((f"{SHORT[m]}: {len(e['easy_losses'])} losses > tie where BCE > {easy}"
                        + (f" ({', '.join(e['easy_losses'])})" if e["easy_losses"] else ""),
                        not e["easy_losses"]))
     if "f1" in head:
@@ -480,7 +483,7 @@ def to_markdown(payload):
     lines.append(_common.markdown_table(
         ["metric", "AnyLoss row", "sets where it beats BCE", "W/T/L vs BCE",
          "mean difference", "BCE mean", "AnyLoss mean",
-         f"losses > {tie} where BCE > {EASY}"], rows))
+         f"losses > {tie} where BCE > {args.get('easy', EASY)}"], rows))
 
     rows = [[METRICS[m], e["method"], TUNED_FOR[m], f"{e['anyloss']:.3f}", f"{e['tuned']:.3f}",
              f"{e['anyloss'] - e['tuned']:+.3f}", f"{e['beats_tuned']}/{e['n']}",
@@ -497,7 +500,7 @@ def to_markdown(payload):
                              f"{TUNED_FOR[m]} {e['tuned']:.3f} ({e['anyloss'] - e['tuned']:+.3f}); "
                              f"BCE {e['bce']:.3f}.\n")
 
-    checks = bar_verdict(head)
+    checks = bar_verdict(head, args.get("easy", EASY))
     if checks:
         lines.append("\n### The issue's bar (>= 10/12 of the sets, i.e. >= 83%)\n")
         lines += [f"- {'met' if ok else ('n/a' if ok is None else 'NOT met')}: {text}"
@@ -545,12 +548,11 @@ def to_markdown(payload):
 
     times = {x: float(np.mean([r["fit_time_s"] for r in payload["results"]
                                if r["method"] == x])) for x in methods}
+    shared = (" The BCE and BCE+tuned-* rows share their networks (`MemoClassifier`): each "
+              "row's time counts only the fits it ran first, plus its threshold search."
+              if any(x.startswith("BCE+tuned-") for x in methods) else "")
     lines.append("\nMean fit time per fold (s): "
-                 + ", ".join(f"{x} {t:.2f}" for x, t in times.items()) + ".")
-    if any(x.startswith("BCE+tuned-") for x in methods):
-        lines.append(" The BCE and BCE+tuned-* rows share their networks (`MemoClassifier`): "
-                     "each row's time counts only the fits it ran first.")
-    lines.append("\n")
+                 + ", ".join(f"{x} {t:.2f}" for x, t in times.items()) + "." + shared + "\n")
     cost = payload.get("epoch_cost")
     if cost:
         med = cost["median_epoch_s"]
@@ -591,11 +593,12 @@ def merge_baseline(payload, baseline):
     return merged, differ
 
 
-def compare_markdown(paths, baseline_path=None):
+def compare_markdown(paths, baseline_path=None, easy=EASY):
     """One table per metric, one line per run (JSON file), e.g. AnyLoss variants on dev.
 
     Runs without the BCE+tuned-* rows take them from ``baseline_path`` (same sets, seeds and
-    folds); then per metric a per-set table: BCE, the tuned BCE row and each run's AnyLoss.
+    folds); then per metric a per-set table: BCE and the tuned BCE row of the first run, and
+    each run's AnyLoss.
     """
     baseline = None
     if baseline_path:
@@ -619,7 +622,7 @@ def compare_markdown(paths, baseline_path=None):
     for m, label in METRICS.items():
         rows = []
         for name, pl in payloads:
-            e = headline(pl).get(m)
+            e = headline(pl, easy).get(m)
             if e is None:
                 continue
             rows.append([name, describe_anyloss(dict(pl["args"], tag=None)),
@@ -633,7 +636,7 @@ def compare_markdown(paths, baseline_path=None):
         lines.append(_common.markdown_table(
             ["run", "AnyLoss parameters", "sets beating BCE", "W/T/L vs BCE", "AnyLoss mean",
              "BCE mean", f"{TUNED_FOR[m]} mean", "AnyLoss - tuned",
-             f"losses > tie where BCE > {EASY}"], rows))
+             f"losses > tie where BCE > {easy}"], rows))
     for m, label in METRICS.items():
         method, tuned = ANYLOSS_FOR[m], TUNED_FOR[m]
         sets = payloads[0][1]["sets_run"]
@@ -654,6 +657,7 @@ def compare_markdown(paths, baseline_path=None):
                                     for x in refs]
                     + [f"{np.mean([mn[m][s][method] for s in sets]):.3f}" for mn in all_means])
         lines.append(f"\n### {label} per set: {method} of every run\n")
+        lines.append(f"({', '.join(refs)}: of the first run, `{payloads[0][0]}`.)\n")
         lines.append(_common.markdown_table(header, rows))
     return "\n".join(lines)
 
@@ -674,6 +678,9 @@ def parse_args(argv=None):
     p.add_argument("--folds", type=int, default=None, help="default 5 (quick: 2)")
     _common.add_network_arguments(p, hidden=(128, 128), max_epochs=100, batch_size=256)
     p.add_argument("--tie", type=float, default=0.01)
+    p.add_argument("--easy", type=float, default=EASY,
+                   help="count the sets where AnyLoss loses by more than --tie while BCE's "
+                   "mean is above this")
     p.add_argument("--anyloss-params", type=json.loads, default={},
                    help="extra AnyLossClassifier kwargs as JSON, e.g. '{\"metric_weight\": 0.5}'")
     p.add_argument("--tag", default=None,
@@ -714,8 +721,9 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     if args.compare:
-        paths = sorted({p for pattern in args.compare for p in (glob.glob(pattern) or [pattern])})
-        md = compare_markdown(paths, args.baseline)
+        paths = list(dict.fromkeys(p for pattern in args.compare
+                                   for p in (sorted(glob.glob(pattern)) or [pattern])))
+        md = compare_markdown(paths, args.baseline, args.easy)
         out = Path(args.out) if args.out else _common.RESULTS_DIR / "anyloss_compare.md"
         _common.write_text(out, md)
         print(md)

@@ -374,8 +374,46 @@ def test_mixed_loss_value():
 
 @pytest.mark.parametrize("params, match", [
     ({"metric_weight": 1.5}, "metric_weight must lie in"),
-    ({"mix_weighting": "inverse"}, "mix_weighting must be 'plain' or 'balanced'")])
+    ({"mix_weighting": "inverse"}, "mix_weighting must be 'balanced', 'plain' or 'calibrated'")])
 def test_bad_mix_params(params, match):
     X, y = _fraud()
     with pytest.raises(ValueError, match=match):
         _fast(**params).fit(X, y)
+
+
+# ------------------------------------------------------------ calibrated CE term
+def test_calibrated_weight_sets_the_threshold_at_half_the_running_f():
+    import torch
+    counts = np.array([80.0, 20.0])
+    crit = anyloss_module._WarmStartAnyLoss(counts, AnyLoss(counts), metric_weight=0.5,
+                                            mix_weighting="calibrated", f_beta=1.0)
+    crit.eval()  # no update of the running F
+    crit.running_f.fill_(0.6)
+    w = crit._calibrated_weight(torch.zeros(4, 2), torch.zeros(4, dtype=torch.long))
+    # Weighted CE is minimised by p(1|x) > w0 / (w0 + w1): that threshold is F / 2.
+    assert float(w[0] / (w[0] + w[1])) == pytest.approx(0.3)
+    assert float((crit.prior * w).sum()) == pytest.approx(1.0)  # mean weight 1
+
+
+def test_calibrated_running_f_tracks_the_batch_f1():
+    import torch
+    counts = np.array([6.0, 2.0])
+    crit = anyloss_module._WarmStartAnyLoss(counts, AnyLoss(counts), metric_weight=0.5,
+                                            mix_weighting="calibrated", f_beta=1.0)
+    logits = torch.tensor([[4.0, -4.0]] * 6 + [[-4.0, 4.0]] * 2)  # perfect: F1 = 1
+    y = torch.tensor([0] * 6 + [1] * 2)
+    start = float(crit.running_f)
+    crit.train()
+    crit(logits, y)
+    assert float(crit.running_f) == pytest.approx(0.9 * start + 0.1 * 1.0)
+
+
+def test_calibrated_mix_weighting_resolution():
+    X, y = _fraud()
+    clf = _fast(metric="f1", mix_weighting="calibrated", max_epochs=1).fit(X, y)
+    assert clf.net_.criterion_.f_beta == 1.0
+    clf = _fast(metric="fbeta", beta=2.0, mix_weighting="calibrated", max_epochs=1).fit(X, y)
+    assert clf.net_.criterion_.f_beta == 2.0
+    assert _fast(max_epochs=1).fit(X, y).net_.criterion_.f_beta is None  # balanced default
+    with pytest.raises(ValueError, match="mix_weighting='calibrated' needs a binary"):
+        _fast(metric="gmean", mix_weighting="calibrated").fit(X, y)

@@ -36,8 +36,8 @@ class _WarmStartAnyLoss(BaseLoss):
 
     After pretraining the loss is ``r (1 - metric) + (1 - r) CE_mix`` with
     ``r = metric_weight`` (1: AnyLoss alone, the paper) and ``CE_mix`` the
-    plain or class-balanced cross-entropy (``mix_weighting``): the CE term
-    keeps a gradient on samples the saturated amplifier no longer moves.
+    plain, class-balanced or F-calibrated cross-entropy (``mix_weighting``): the
+    CE term keeps a gradient on samples the saturated amplifier no longer moves.
     The net calls :meth:`set_epoch` at the start of every epoch, so one net and
     one fit run all phases; it also sets the AnyLoss amplifier of the epoch
     (:func:`~sklearn_autobalance.losses._anyloss.amplifier_schedule`, counted
@@ -82,15 +82,15 @@ class _WarmStartAnyLoss(BaseLoss):
         self.anyloss.amplifier = amplifier_schedule(
             max(0, self.epoch - self.pretrain_epochs), self.final_amplifier, self.warmup_epochs)
 
-    def _cross_entropy(self, loss, logits, y):
-        per_sample = loss(logits, y)
+    def _weighted_mean(self, per_sample):
+        """Batch mean of per-sample losses, weighted by ``batch_weight`` when set."""
         if self.batch_weight is not None:
             per_sample = per_sample * self.batch_weight.to(per_sample.dtype)
         return per_sample.mean()
 
     def forward(self, logits, y, groups=None):
         if self.pretraining:
-            return self._cross_entropy(self.cross_entropy, logits, y)
+            return self._weighted_mean(self.cross_entropy(logits, y))
         metric_loss = self.anyloss(logits, y, sample_weight=self.batch_weight)
         if self.metric_weight == 1.0:
             return metric_loss
@@ -98,10 +98,8 @@ class _WarmStartAnyLoss(BaseLoss):
         per_sample = torch.nn.functional.cross_entropy(logits, y, reduction="none")
         weight = self.mix_class_weight if self.f_beta is None else self._calibrated_weight(
             logits, y)
-        per_sample = per_sample * weight[y]
-        if self.batch_weight is not None:
-            per_sample = per_sample * self.batch_weight.to(per_sample.dtype)
-        return r * metric_loss + (1.0 - r) * per_sample.mean().to(metric_loss.dtype)
+        mix = self._weighted_mean(per_sample * weight[y])
+        return r * metric_loss + (1.0 - r) * mix.to(metric_loss.dtype)
 
     @torch.no_grad()
     def _calibrated_weight(self, logits, y):

@@ -474,7 +474,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             metric_key, metric_name = SELECTION_METRICS[self.objective]
             stopper = ValidationEarlyStopping(
                 self._subset(full_X, full_y, val_idx, keys=("X", "groups")), error,
-                metric_key, self.n_iter_no_change, self.tol)
+                metric_key, self.n_iter_no_change, self.tol, restore_best=False)
             self._say(f"early stopping: {len(train_idx)} training / {len(val_idx)} validation "
                       f"samples, {metric_name} watched")
             net = self._make_net(make_loss(self.init, counts, self.init_params),
@@ -482,8 +482,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                                  progress=("early-stopping run",
                                            [(f"valid_{metric_key}", metric_name)]))
             net.fit(*self._subset(full_X, full_y, train_idx))
-            epochs = max(1, stopper.best_epoch_)
-            self.best_epoch_ = epochs
+            epochs = self.best_epoch_ = stopper.best_epoch_
             del net, stopper
         self._say(f"train: fixed loss {self.init!r} on all {len(y)} samples for {epochs} epochs")
         return self._make_net(criterion, max_epochs=epochs,

@@ -227,8 +227,9 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         """A fresh skorch net with the initial module weights and ``criterion``.
 
         ``progress``: ``(phase_of, keys)`` of :class:`PhaseProgress` (the phase
-        name or a function of the epoch; the history keys to show), shown when
-        ``verbose >= 1``; ``verbose >= 2`` adds skorch's epoch table.
+        name or a function of the epoch; the history keys to show): progress lines
+        or a bar at ``verbose == 1``; at ``verbose >= 2`` skorch's epoch table
+        instead, with the phase as a column.
         """
         optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
         callbacks = [("epoch_announcer", EpochAnnouncer()), *extra_callbacks]

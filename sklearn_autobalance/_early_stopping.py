@@ -55,11 +55,14 @@ class ValidationEarlyStopping(Callback):
         History key suffix, e.g. ``"balanced_error"``.
     n_iter_no_change : int
     tol : float
+    restore_best : bool, default=True
+        False when only the best epoch count is wanted (no weight copies).
     """
 
-    def __init__(self, valid, score, name, n_iter_no_change, tol):
+    def __init__(self, valid, score, name, n_iter_no_change, tol, restore_best=True):
         self.valid, self.score, self.name = valid, score, name
         self.n_iter_no_change, self.tol = n_iter_no_change, tol
+        self.restore_best = restore_best
 
     def on_train_begin(self, net, **kwargs):
         self.patience_ = Patience(self.n_iter_no_change, self.tol)
@@ -75,7 +78,8 @@ class ValidationEarlyStopping(Callback):
         net.history.record(f"valid_{self.name}_best", improved)
         if improved:
             self.best_epoch_ = len(net.history)
-            self.best_state_ = copy.deepcopy(net.module_.state_dict())
+            if self.restore_best:
+                self.best_state_ = copy.deepcopy(net.module_.state_dict())
         if self.patience_.exhausted:
             net.request_stop()
 

@@ -190,7 +190,8 @@ class LearnedLossDisplay:
             raise ValueError(f"classes has {len(classes)} entries but class_frequency has "
                              f"{n_classes} rows")
         if frequency.ndim == 1:
-            return frequency[:, None], values["l"][:, None], values["delta"][:, None], classes, None
+            return (frequency[:, None], values["l"][:, None], values["delta"][:, None],
+                    classes, None)
         n_groups = frequency.shape[1]
         groups = np.arange(n_groups) if self.groups is None else np.asarray(self.groups)
         if len(groups) != n_groups:

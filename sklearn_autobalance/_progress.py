@@ -1,4 +1,4 @@
-"""Progress of a training phase: a tqdm bar on a terminal, plain lines with elapsed time and ETA elsewhere."""
+"""Progress of a training phase: a tqdm bar on a terminal, else lines with elapsed time and ETA."""
 
 import re
 import sys
@@ -95,6 +95,7 @@ class PhaseProgress(Callback):
         # The ETA uses the current phase's epoch time: a search epoch (with
         # hyper-steps) costs more than a warm-up epoch.
         self.phase_start_, self.phase_start_epoch_, self.rate_phase_ = self.start_, 0, None
+        self.epoch_end_ = self.start_
         if self.display and is_terminal(sys.stderr):
             try:
                 from tqdm.auto import tqdm
@@ -136,7 +137,7 @@ class PhaseProgress(Callback):
         elapsed = now - self.start_
         if phase != self.rate_phase_:
             # this epoch is the first of a new phase: its time starts the rate
-            self.phase_start_ = self.epoch_end_ if epoch else self.start_
+            self.phase_start_ = self.epoch_end_
             self.phase_start_epoch_, self.rate_phase_ = epoch, phase
         rate = (now - self.phase_start_) / (epoch + 1 - self.phase_start_epoch_)
         self.epoch_end_ = now
@@ -156,8 +157,10 @@ class PhaseProgress(Callback):
             self.bar_.close()
             self.bar_ = None
         if self.display and self.epochs_run_ < self.total_:
-            print(f"{self.prefix} {self._phase(self.epochs_run_ - 1)}: stopped early after epoch {self.epochs_run_}/{self.total_}, "
-                  f"{_duration(time.perf_counter() - self.start_)} elapsed", flush=True)
+            phase = self._phase(self.epochs_run_ - 1)
+            print(f"{self.prefix} {phase}: stopped early after epoch {self.epochs_run_}/"
+                  f"{self.total_}, {_duration(time.perf_counter() - self.start_)} elapsed",
+                  flush=True)
 
     def __getstate__(self):
         state = self.__dict__.copy()

@@ -234,11 +234,7 @@ class LossSearch(Callback):
         epoch = len(net.history) - 1
         if epoch < self.start_epoch - 1:
             if self.watch_warmup:  # validation curve for the progress display only
-                score, selection = self.evaluate(net)
-                net.history.record("valid_objective", score)
-                if selection is not None:
-                    net.history.record(f"valid_{self.selection_key}", selection)
-                    net.history.record(f"valid_{self.selection_key}_best", False)
+                self._record_history(net, *self.evaluate(net), improved=False)
             return
         score, selection = self.evaluate(net)
         record = {
@@ -259,14 +255,17 @@ class LossSearch(Callback):
         if improved:
             self.best_key_, self.best_score_, self.best_step_ = key, score, self.steps_
             self.best_state_, self.best_epoch_ = self.space.state(), epoch + 1
-        net.history.record("valid_objective", score)
-        if selection is not None:
-            net.history.record(f"valid_{self.selection_key}", selection)
-            net.history.record(f"valid_{self.selection_key}_best", improved)
+        self._record_history(net, score, selection, improved)
         if self.patience_ is not None:
             self.patience_.update(key[0])
             if self.patience_.exhausted:
                 net.request_stop()
+
+    def _record_history(self, net, score, selection, improved):
+        net.history.record("valid_objective", score)
+        if selection is not None:
+            net.history.record(f"valid_{self.selection_key}", selection)
+            net.history.record(f"valid_{self.selection_key}_best", improved)
 
     def objective_trend(self):
         """How the whole-validation-set objective moved over the search epochs.

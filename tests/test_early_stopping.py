@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import make_classification
-from skorch.callbacks import EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping
 
 from sklearn_autobalance import AnyLossClassifier, AutoBalanceClassifier
 from sklearn_autobalance._early_stopping import Patience
@@ -66,32 +66,62 @@ def test_autobalance_without_early_stopping_runs_all_epochs():
     assert max(r["epoch"] for r in clf.search_history_) == 7
 
 
+class RecordRuns(Callback):
+    """Keeps each training run's history and, with early stopping, the held-out
+    score of the weights the run ends with (after the stopper restored them)."""
+
+    runs = []
+
+    def on_train_end(self, net, **kwargs):
+        stopper = dict(net.callbacks_).get("early_stopping")
+        final = None
+        if stopper is not None and stopper.valid is not None:
+            X, y = stopper.valid
+            with torch.no_grad():
+                logits = net.forward(X, training=False, device=y.device)
+            final = float(stopper.score(logits, y, X.get("groups")))
+        RecordRuns.runs.append((list(net.history), final))
+
+
+def _stale_after_best(scores, n_iter_no_change, tol=1e-4):
+    """Index of the last improvement by more than tol, checked against patience."""
+    improved = [i for i, v in enumerate(scores) if v < min(scores[:i], default=np.inf) - tol]
+    assert len(scores) - 1 - improved[-1] == n_iter_no_change
+    return improved[-1]
+
+
 def test_fixed_loss_early_stopping_then_all_data():
     X, y = _noise()
+    RecordRuns.runs = []
     clf = _fast(AutoBalanceClassifier, search=None, early_stopping=True,
-                n_iter_no_change=3, hidden_layer_sizes=(64,)).fit(X, y)
-    assert 1 <= clf.best_epoch_ < 40
-    assert len(clf.net_.history) == clf.best_epoch_
-    # The final network trained on all rows: one epoch has ceil(300 / 64) batches.
+                n_iter_no_change=3, hidden_layer_sizes=(64,), callbacks=[RecordRuns()]).fit(X, y)
+    (held_out, _), (final, _) = RecordRuns.runs
+    # The held-out run stopped 3 epochs after its last improvement; that
+    # epoch count is what the final network trained for, on all rows.
+    best = _stale_after_best([row["valid_balanced_error"] for row in held_out], 3)
+    assert clf.best_epoch_ == best + 1 < 40
+    assert len(final) == len(clf.net_.history) == clf.best_epoch_
     assert clf.net_.history[-1, "train_batch_count"] == int(np.ceil(len(y) / 64))
+    assert held_out[-1]["train_batch_count"] < clf.net_.history[-1, "train_batch_count"]
 
 
 def test_anyloss_early_stopping_keeps_the_best_weights():
     X, y = make_classification(n_samples=400, n_features=8, weights=[0.8, 0.2],
                                flip_y=0.2, random_state=0)
+    RecordRuns.runs = []
     clf = _fast(AnyLossClassifier, early_stopping=True, n_iter_no_change=3,
-                hidden_layer_sizes=(64,), max_epochs=60).fit(X, y)
+                hidden_layer_sizes=(64,), max_epochs=60, callbacks=[RecordRuns()]).fit(X, y)
     history = clf.net_.history
     assert len(history) < 60
     scores = history[:, "valid_1-f1"]
-    best = int(np.argmin(scores))
+    best = _stale_after_best(scores, 3)
     assert clf.best_epoch_ == best + 1
-    assert len(history) - 1 - best == 3
-    # The kept weights are the best epoch's: re-scoring the validation split
-    # from the estimator gives the best recorded score.
+    # The weights kept are the best epoch's, not the last one's: re-scoring the
+    # held-out split with them gives the best recorded score.
+    (_, final_score), = RecordRuns.runs
+    assert final_score == pytest.approx(scores[best])
     stopper = dict(clf.net_.callbacks_)["early_stopping"]
     assert stopper.best_state_ is None  # released once loaded
-    assert min(scores) == pytest.approx(scores[best])
 
 
 def test_anyloss_early_stopping_validation_split_is_held_out():

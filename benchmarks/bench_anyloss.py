@@ -696,6 +696,12 @@ def parse_args(argv=None):
     p.add_argument("--compare", nargs="+", default=None, metavar="JSON",
                    help="write one side-by-side table of these runs' JSON files (globs "
                    "allowed) to --out (default results/anyloss_compare.md) and exit")
+    p.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                   help="merge runs of the same rows on disjoint sets (e.g. the sets split "
+                   "over two processes) into one report (--out / --json), and exit")
+    p.add_argument("--cost-from", default=None, metavar="JSON",
+                   help="with --merge: take the epoch cost from this run's JSON (e.g. one "
+                   "measured alone on an idle machine)")
     p.add_argument("--baseline", default=None, metavar="JSON",
                    help="with --compare: a run with the BCE+tuned-* rows (same sets, seeds, "
                    "folds) that supplies them to the runs without")
@@ -718,6 +724,31 @@ def parse_args(argv=None):
     return args
 
 
+def merge_runs(args):
+    """One payload and report from runs with the same rows on disjoint sets."""
+    payloads = [json.loads(Path(p).read_text()) for p in args.merge]
+    methods = payloads[0]["methods"]
+    if any(p["methods"] != methods for p in payloads):
+        raise SystemExit("--merge: the runs have different rows (--methods)")
+    sets = [s for p in payloads for s in p["sets_run"]]
+    if len(set(sets)) != len(sets):
+        raise SystemExit("--merge: the runs share data sets")
+    merged = {**payloads[0], "sets_run": sets,
+              "results": [r for p in payloads for r in p["results"]],
+              "command": " && ".join(p["command"] for p in payloads)}
+    merged.pop("epoch_cost", None)
+    for p in payloads + ([json.loads(Path(args.cost_from).read_text())] if args.cost_from
+                         else []):
+        if "epoch_cost" in p:
+            merged["epoch_cost"] = p["epoch_cost"]
+    out_md, out_json = _common.default_paths("anyloss", False, args.out, args.json)
+    _common.write_json(out_json, merged)
+    md = to_markdown(merged)
+    _common.write_text(out_md, md)
+    print(md)
+    print(f"Wrote {out_md} and {out_json}")
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.compare:
@@ -728,6 +759,9 @@ def main(argv=None):
         _common.write_text(out, md)
         print(md)
         print(f"Wrote {out}")
+        return
+    if args.merge:
+        merge_runs(args)
         return
     import torch
     from sklearn.model_selection import StratifiedKFold

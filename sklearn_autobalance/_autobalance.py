@@ -4,10 +4,13 @@ import math
 
 import numpy as np
 import torch
-from sklearn.model_selection import StratifiedShuffleSplit
+import warnings
+
+from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
 from ._base import BaseNeuralClassifier, _check_float, _check_int, as_python
 from ._clusters import frequency_clusters
+from ._crossfit import CrossFit, FoldEnsemble, FoldNet, SingleSplit
 from ._early_stopping import ValidationEarlyStopping
 from ._search import SEARCH_SPACES, LossSchedule, LossSearch, LossSearchSpace
 from .losses._objectives import CLASS_OBJECTIVES, GROUP_OBJECTIVES, make_objective
@@ -261,7 +264,8 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                  search="l+delta", init="la", init_params=None, validation_fraction="auto",
                  warmup_fraction=0.4, hyper_lr=0.01, hyper_interval="auto", neumann_steps=5,
                  damping=0.01, max_grad_norm=1.0, dictionary="log_prior", cluster_size="auto", implicit_params="last",
-                 hyper_batch_size=None, selection="error", refit=True, fairness_weight=0.9):
+                 hyper_batch_size=None, cv=None, selection="paired", significance=2.0,
+                 refit=True, fairness_weight=0.9):
         super().__init__(module=module, hidden_layer_sizes=hidden_layer_sizes,
                          max_epochs=max_epochs, batch_size=batch_size, lr=lr,
                          optimizer=optimizer, weight_decay=weight_decay, device=device,
@@ -283,7 +287,9 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         self.cluster_size = cluster_size
         self.implicit_params = implicit_params
         self.hyper_batch_size = hyper_batch_size
+        self.cv = cv
         self.selection = selection
+        self.significance = significance
         self.refit = refit
         self.fairness_weight = fairness_weight
 
@@ -324,8 +330,19 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         if not (isinstance(self.refit, bool) or self.refit in ("schedule", "final")):
             raise ValueError(
                 f"refit must be True, False, 'schedule' or 'final'; got {self.refit!r}")
-        if self.selection not in ("error", "objective"):
-            raise ValueError(f"selection must be 'error' or 'objective'; got {self.selection!r}")
+        if self.cv is not None and self.refit is False:
+            raise ValueError(
+                "refit=False keeps the search network, but with cv the search trains one "
+                "network per fold; use cv=None with refit=False, or refit=True")
+        if self.selection not in ("paired", "error", "objective"):
+            raise ValueError(
+                f"selection must be 'paired', 'error' or 'objective'; got {self.selection!r}")
+        _check_float(self.significance, "significance")
+        if self.cv is not None:
+            if isinstance(self.cv, bool) or not isinstance(self.cv, (int, np.integer)):
+                raise TypeError(f"cv must be None or an int >= 2; got {self.cv!r}")
+            if self.cv < 2:
+                raise ValueError(f"cv must be None or an int >= 2; got {self.cv!r}")
 
     def _validation_fraction(self, groups):
         """``validation_fraction`` with "auto" resolved: 0.2, or 0.5 with groups."""
@@ -359,6 +376,30 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             n_splits=1, test_size=n_val, random_state=rng.randint(np.iinfo(np.int32).max))
         return next(splitter.split(np.zeros((len(y), 1)), strata))
 
+    def _folds(self, y, groups, rng):
+        """``cv`` stratified folds on the label, or on (label, group): (train, valid) rows."""
+        n_groups = 1 if groups is None else len(self.groups_)
+        strata = y * n_groups + (0 if groups is None else groups)
+        values, counts = np.unique(strata, return_counts=True)
+        if len(y) < 2 * self.cv:
+            raise ValueError(f"{len(y)} samples are too few for cv={self.cv} folds")
+        for value, count in zip(values, counts):
+            if count < 2:
+                k, g = divmod(int(value), n_groups)
+                what = f"class {as_python(self.classes_[k])!r}" + (
+                    "" if groups is None else f" in group {as_python(self.groups_[g])!r}")
+                raise ValueError(
+                    f"{what} has {count} sample(s): cross-fitting (cv={self.cv}) needs at "
+                    "least 2 of each, so that every fold network trains on it; gather more "
+                    "samples or use search=None")
+        splitter = StratifiedKFold(n_splits=self.cv, shuffle=True,
+                                   random_state=rng.randint(np.iinfo(np.int32).max))
+        with warnings.catch_warnings():
+            # Strata smaller than cv leave some folds without a validation
+            # sample of theirs; the pooled out-of-fold score still has them all.
+            warnings.filterwarnings("ignore", message="The least populated class")
+            return list(splitter.split(np.zeros((len(y), 1)), strata))
+
     def _fit_net(self, X, y, groups, sample_weight, rng):
         n_classes = len(self.classes_)
         n_groups = None if groups is None else len(self.groups_)
@@ -380,48 +421,71 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         if self.search is None:
             return self._fit_fixed(X, y, groups, sample_weight, rng, error)
 
-        train_idx, val_idx = self._split(y, groups, rng)
-        counts = _counts(y[train_idx], None if groups is None else groups[train_idx],
-                         n_classes, n_groups)
+        # One float32 copy of the data on the device; the search's samples are
+        # indexed from it, and the retraining reuses it.
+        full_X, full_y = self._tensors(X, y, groups, sample_weight)
+        if self.cv is None:
+            train_idx, val_idx = self._split(y, groups, rng)
+            counts = _counts(y[train_idx], None if groups is None else groups[train_idx],
+                             n_classes, n_groups)
+            design = SingleSplit(self._subset(full_X, full_y, train_idx),
+                                 self._subset(full_X, full_y, val_idx, keys=("X", "groups")),
+                                 self.implicit_params)
+            steps_per_epoch = math.ceil(len(train_idx) / self.batch_size)
+            where = f"{len(train_idx)} training / {len(val_idx)} validation samples"
+        else:
+            folds = self._folds(y, groups, rng)
+            counts = self.class_counts_  # each fold network sees (k-1)/k of them
+            design = CrossFit((full_X, full_y), folds, self.implicit_params,
+                              [n for n, _ in self._module_init.named_parameters()])
+            steps_per_epoch = math.ceil(max(len(f[0]) for f in folds) / self.batch_size)
+            where = (f"{self.cv} fold networks, each validated on its own fold; all "
+                     f"{len(y)} samples scored out of fold")
         init = make_loss(self.init, counts, self.init_params)
         criterion = ParametricCrossEntropy(counts, w=init.w, l=init.l, delta=init.delta,
                                            delta_scale=init.delta_scale)
         criterion = criterion.to(self._device)
         self.clusters_ = frequency_clusters(counts, self.cluster_size)
         space = LossSearchSpace(criterion, self.search, self.clusters_, self.dictionary)
-        # One float32 copy of the data on the device; S_T and S_V are indexed
-        # from it, and the retraining reuses it.
-        full_X, full_y = self._tensors(X, y, groups, sample_weight)
-        train = self._subset(full_X, full_y, train_idx)
-        valid = self._subset(full_X, full_y, val_idx, keys=("X", "groups"))
         # At least one warm-up epoch: its end scores the initial loss, so the
         # search can always fall back on it.
         warmup = max(1, int(round(self.warmup_fraction * self.max_epochs)))
         interval = self.hyper_interval
         if interval == "auto":
-            interval = max(1, math.ceil(len(train_idx) / self.batch_size) // 5)
+            interval = max(1, steps_per_epoch // 5)
         metric_key, metric_name = SELECTION_METRICS[self.objective]
         search = LossSearch(
-            space, objective, train, valid,
+            space, objective, design,
             start_epoch=warmup, hyper_interval=interval, hyper_lr=self.hyper_lr,
             neumann_steps=self.neumann_steps, damping=self.damping,
             max_grad_norm=self.max_grad_norm,
             hyper_batch_size=self.hyper_batch_size or 4 * self.batch_size,
-            param_scope=self.implicit_params, generator=self._generator,
+            generator=self._generator,
             selection_metric=selection_metric, curvature_generator=self._curvature_generator,
             selection_key=metric_key,
             patience=(self.n_iter_no_change, self.tol) if self.early_stopping else None,
             watch_warmup=bool(self.verbose),
         )
-        self._say(f"search: {len(train_idx)} training / {len(val_idx)} validation samples; "
-                  f"warm-up {warmup} epoch(s), then hyper-steps every {interval} steps; the loss "
-                  f"is chosen by {metric_name if selection_metric else 'validation objective'}")
+        rule = {"paired": f"{metric_name}, paired against the initial loss",
+                "error": metric_name, "objective": "validation objective"}[self.selection]
+        self._say(f"search: {where}; warm-up {warmup} epoch(s), then hyper-steps every "
+                  f"{interval} steps; the loss is chosen by {rule}")
         progress = (lambda e: "warm-up" if e < warmup else "search",
                     [("valid_objective", "validation objective"),
                      (f"valid_{metric_key}", metric_name)])
-        net = self._make_net(criterion, extra_callbacks=[("loss_search", search)],
-                             progress=progress)
-        net.fit(*train)
+        if self.cv is None:
+            net = self._make_net(criterion, extra_callbacks=[("loss_search", search)],
+                                 progress=progress)
+        else:
+            net = self._make_net(criterion, extra_callbacks=[("loss_search", search)],
+                                 progress=progress, net_class=FoldNet,
+                                 module=FoldEnsemble(self._module_init, self.cv))
+        design.fit_net(net)
+        self.selection_report_ = None
+        if self.selection == "paired":
+            self.selection_report_ = search.select_paired(
+                self.objective, n_groups=n_groups, fairness_weight=self.fairness_weight,
+                significance=self.significance, random_state=rng.randint(np.iinfo(np.int32).max))
         self.search_history_ = search.history()
         self.best_step_, self.best_epoch_ = search.best_step_, search.best_epoch_
         space.load_state(search.best_state_)
@@ -441,7 +505,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                      if self.early_stopping else ""))
         # Free the search network and the S_T / S_V tensors before the full
         # copy is made, so that the two phases' memory does not add up.
-        del net, search, space, train, valid
+        del net, search, space, design
         callbacks = [("loss_schedule", LossSchedule(schedule))] if replay else []
         return self._make_net(final.to(self._device), max_epochs=epochs,
                               extra_callbacks=callbacks,
@@ -502,6 +566,18 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         if initial is not None and self.best_epoch_ > warmup:
             line += f" against {initial:.4f} for the initial loss"
         self._say(line)
+        report = self.selection_report_
+        if report is not None:
+            best = search.candidates_[report["best"]]
+            verdict = ("beats" if report["moved"] else "does not beat")
+            self._say(
+                f"paired selection: the best searched loss (epoch {best['epoch']}, "
+                f"{what} {best['key'][0]:.4f}) {verdict} the initial loss by more than "
+                f"significance={self.significance:g} paired standard errors "
+                f"(improvement {report['improvement']:.4f}, SE {report['se']:.4f})"
+                + (f"; of the {len(report['within_one_se'])} candidate(s) within one SE of "
+                   "it, the one closest to the initial loss is kept"
+                   if report["moved"] else "; the initial loss is kept"))
         if epochs_run < self.max_epochs:
             self._say(f"search stopped early after epoch {epochs_run}: {what} did not improve "
                       f"by more than tol={self.tol:g} for {self.n_iter_no_change} epochs")

@@ -223,8 +223,12 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         raise TypeError("module must be None, a torch.nn.Module instance, or an nn.Module class "
                         f"taking (n_features, n_classes); got {self.module!r}")
 
-    def _make_net(self, criterion, *, max_epochs=None, extra_callbacks=(), progress=None):
+    def _make_net(self, criterion, *, max_epochs=None, extra_callbacks=(), progress=None,
+                  module=None, net_class=TabularNet):
         """A fresh skorch net with the initial module weights and ``criterion``.
+
+        ``module``: a module to train instead of a copy of the initial one
+        (the search's fold ensemble), with ``net_class`` its skorch net.
 
         ``progress``: ``(phase_of, keys)`` of :class:`PhaseProgress` (the phase
         name or a function of the epoch; the history keys to show): progress lines
@@ -239,8 +243,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
                 f"[{type(self).__name__}]", phase_of, keys, display=self.verbose == 1)))
         for i, cb in enumerate(self.callbacks or ()):
             callbacks.append((f"user_{i}", copy.deepcopy(cb)))
-        net = TabularNet(
-            module=copy.deepcopy(self._module_init),
+        net = net_class(
+            module=copy.deepcopy(self._module_init) if module is None else module,
             criterion=criterion,
             optimizer=optimizer,
             optimizer__weight_decay=self.weight_decay,

@@ -7,36 +7,48 @@ it knows nothing of skorch or scikit-learn.
 import torch
 
 
-def _dot(xs, ys):
-    return sum((x * y).sum() for x, y in zip(xs, ys))
+def _dot(xs, ys, n_blocks=None):
+    """Inner product; per block (a ``(n_blocks,)`` tensor) when the tensors carry a block axis."""
+    if n_blocks is None:
+        return sum((x * y).sum() for x, y in zip(xs, ys))
+    return sum((x * y).reshape(n_blocks, -1).sum(dim=1) for x, y in zip(xs, ys))
+
+
+def _scale(scalar, tensor):
+    """``scalar * tensor``, a per-block scalar broadcast along the block axis."""
+    if scalar.ndim == 0:
+        return scalar * tensor
+    return scalar.view(-1, *([1] * (tensor.ndim - 1))) * tensor
 
 
 def _hvp(train_grads, params, vector):
     return torch.autograd.grad(train_grads, params, grad_outputs=vector, retain_graph=True)
 
 
-def estimate_curvature(train_grads, params, n_iter=5, generator=None):
+def estimate_curvature(train_grads, params, n_iter=5, generator=None, n_blocks=None):
     """Largest eigenvalue of the training Hessian in ``params`` by power iteration (HVPs).
 
     ``generator`` (on the parameters' device) draws the start vector; None uses
-    torch's global generator.
+    torch's global generator. With ``n_blocks`` the Hessian is block-diagonal
+    along the parameters' leading axis (independent networks): one eigenvalue
+    per block, shape ``(n_blocks,)``.
     """
     vector = [torch.randn(p.shape, dtype=p.dtype, device=p.device, generator=generator)
               for p in params]
-    norm = torch.sqrt(_dot(vector, vector))
-    vector = [v / norm for v in vector]
-    eigenvalue = norm.new_zeros(())
+    norm = torch.sqrt(_dot(vector, vector, n_blocks))
+    vector = [_scale(1.0 / norm, v) for v in vector]
+    eigenvalue = norm.new_zeros(norm.shape)
     for _ in range(n_iter):
         hv = _hvp(train_grads, params, vector)
-        eigenvalue = _dot(vector, hv)
-        norm = torch.sqrt(_dot(hv, hv)).clamp_min(1e-12)
-        vector = [h / norm for h in hv]
+        eigenvalue = _dot(vector, hv, n_blocks)
+        norm = torch.sqrt(_dot(hv, hv, n_blocks)).clamp_min(1e-12)
+        vector = [_scale(1.0 / norm, h) for h in hv]
     return eigenvalue.abs()
 
 
 def implicit_hypergradient(
     train_loss, val_loss, params, hparams, *, neumann_steps=5, step_size=None, damping=0.0,
-    return_step_size=False, generator=None,
+    return_step_size=False, generator=None, n_blocks=None,
 ):
     r"""Hyper-gradient of the validation loss at a (near-)optimum of the training loss.
 
@@ -77,6 +89,13 @@ def implicit_hypergradient(
     generator : torch.Generator or None, default=None
         Source of the power iteration's start vector (None: torch's global
         generator, which all threads of a process share).
+    n_blocks : int or None, default=None
+        The parameters stack ``n_blocks`` independent networks along their
+        leading axis and both losses are sums of per-network losses (the
+        k fold networks of a cross-fitted search): the Hessian is
+        block-diagonal, and each block gets its own Neumann step size (a
+        ``(n_blocks,)`` tensor; ``step_size`` may be one). The result is the
+        *sum* of the per-network hyper-gradients.
 
     Returns
     -------
@@ -89,14 +108,18 @@ def implicit_hypergradient(
     v = [torch.zeros_like(p) if g is None else g.detach() for p, g in zip(params, v)]
     train_grads = torch.autograd.grad(train_loss, params, create_graph=True)
     if step_size is None:
-        curvature = float(estimate_curvature(train_grads, params, generator=generator))
+        curvature = estimate_curvature(train_grads, params, generator=generator,
+                                       n_blocks=n_blocks).detach()
+        if n_blocks is None:
+            curvature = float(curvature)
         step_size = 1.0 / (curvature * 1.05 + damping + 1e-12)
+    eta = torch.as_tensor(step_size, dtype=v[0].dtype, device=v[0].device)
     term, total = v, list(v)
     for _ in range(neumann_steps):
         hv = _hvp(train_grads, params, term)
-        term = [t - step_size * (h + damping * t) for t, h in zip(term, hv)]
+        term = [t - _scale(eta, h + damping * t) for t, h in zip(term, hv)]
         total = [s + t for s, t in zip(total, term)]
-    inverse_v = [step_size * s for s in total]
+    inverse_v = [_scale(eta, s) for s in total]
     mixed = torch.autograd.grad(
         train_grads, hparams, grad_outputs=inverse_v, allow_unused=True
     )

@@ -7,7 +7,7 @@ from skorch.callbacks import Callback
 from ._clusters import cluster_dictionary
 from ._early_stopping import Patience
 from ._hypergradient import implicit_hypergradient
-from .losses._parametric import parametric_cross_entropy
+from ._selection import bootstrap_errors, paired_selection
 
 SEARCH_SPACES = ("tau", "l", "delta", "l+delta", "w+l+delta")
 
@@ -99,26 +99,30 @@ def implicit_parameters(module, scope):
 
 
 class LossSearch(Callback):
-    """skorch callback running the AutoBalance search while the net trains on S_T.
+    """skorch callback running the AutoBalance search while the net trains.
 
     From epoch ``start_epoch`` on, every ``hyper_interval`` training steps it
-    takes one hyper-step: a training batch and a validation batch, the
-    implicit hyper-gradient of the validation objective, gradient clipping and
-    an SGD-with-momentum step on the search coordinates, which are then written into the
-    net's criterion. At the end of every epoch from the warm-up's last on, the
-    objective on the whole validation set decides whether the current
-    coordinates are the best so far; the warm-up's end scores the initial loss,
-    so the search never returns a loss worse on validation than where it started.
+    takes one hyper-step: a training batch and a validation batch (one per
+    fold network with cross-fitting), the implicit hyper-gradient of the
+    validation objective (the mean over the fold networks), gradient clipping
+    and an SGD-with-momentum step on the search coordinates, which are then
+    written into the net's criterion. At the end of every epoch from the
+    warm-up's last on, the validation samples (S_V, or the pooled out-of-fold
+    predictions of all samples) score the current coordinates; the warm-up's
+    end scores the initial loss, so the search never returns a loss worse on
+    validation than where it started. Each candidate's predictions are kept
+    for :meth:`select_paired`.
 
     Parameters
     ----------
     space : LossSearchSpace
     objective : callable (logits, y, groups) -> scalar tensor
-    train, valid : tuple (X dict of tensors, y tensor)
+    design : SingleSplit or CrossFit
+        Where the training and validation samples of each network come from
+        (``_crossfit.py``).
     start_epoch, hyper_interval, neumann_steps : int
     hyper_lr, damping, max_grad_norm : float
     hyper_batch_size : int
-    param_scope : {"last", "all"}
     generator : torch.Generator
     curvature_generator : torch.Generator or None
         Draws the power iteration's start vectors, on the data's device
@@ -137,19 +141,18 @@ class LossSearch(Callback):
         the history for progress output; not candidates).
     """
 
-    def __init__(self, space, objective, train, valid, *, start_epoch, hyper_interval,
+    def __init__(self, space, objective, design, *, start_epoch, hyper_interval,
                  hyper_lr, neumann_steps, damping, max_grad_norm, hyper_batch_size,
-                 param_scope, generator, selection_metric=None, curvature_generator=None,
+                 generator, selection_metric=None, curvature_generator=None,
                  selection_key="selection", patience=None, watch_warmup=False):
-        self.space, self.objective = space, objective
+        self.space, self.objective, self.design = space, objective, design
         self.selection_metric = selection_metric
         self.selection_key, self.patience = selection_key, patience
         self.watch_warmup = watch_warmup
-        self.train, self.valid = train, valid
         self.start_epoch, self.hyper_interval = start_epoch, hyper_interval
         self.hyper_lr, self.neumann_steps, self.damping = hyper_lr, neumann_steps, damping
         self.max_grad_norm, self.hyper_batch_size = max_grad_norm, hyper_batch_size
-        self.param_scope, self.generator = param_scope, generator
+        self.generator = generator
         self.curvature_generator = curvature_generator
 
     def initialize(self):
@@ -160,9 +163,8 @@ class LossSearch(Callback):
         self.steps_, self.records_ = 0, []
         # Hyper-batches are drawn on the data's device (no host round trip per
         # hyper-step), from a generator seeded by the estimator's.
-        device = self.train[1].device
         seed = int(torch.randint(2**62, (1,), generator=self.generator))
-        self.device_generator_ = torch.Generator(device=device).manual_seed(seed)
+        self.device_generator_ = torch.Generator(device=self.design.device).manual_seed(seed)
         self.step_size_, self.step_size_epoch_ = None, None
         self.best_state_, self.best_step_ = self.space.state(), 0
         self.best_score_, self.best_key_ = np.inf, (np.inf, np.inf)
@@ -170,19 +172,14 @@ class LossSearch(Callback):
         # when the kept loss was scored: the retraining replays this schedule.
         self.epoch_states_, self.best_epoch_ = [], 0
         self.initial_key_ = None
+        # Every epoch-end candidate: its coordinates, when it was scored, and
+        # its validation predictions (for the paired selection).
+        self.candidates_, self.last_predictions_ = [], None
         self.patience_ = None if self.patience is None else Patience(*self.patience)
         return self
 
     def on_epoch_begin(self, net, **kwargs):
         self.epoch_states_.append(self.space.state())
-
-    def _sample(self, data, size):
-        X, y = data
-        n = len(y)
-        if size >= n:
-            return X, y
-        idx = torch.randint(n, (size,), generator=self.device_generator_, device=y.device)
-        return {k: v[idx] for k, v in X.items()}, y[idx]
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
         if not training:
@@ -193,28 +190,24 @@ class LossSearch(Callback):
             self.hyper_step(net)
 
     def hyper_step(self, net):
-        module = net.module_
-        Xv, yv = self._sample(self.valid, self.hyper_batch_size)
-        Xt, yt = self._sample(self.train, net.batch_size)
-        params = implicit_parameters(module, self.param_scope)
-        val_loss = self.objective(module(Xv["X"]), yv, Xv.get("groups"))
-        w, l, delta = self.space.tensors()
-        per_sample = parametric_cross_entropy(
-            module(Xt["X"]), yt, w, l, delta, Xt.get("groups"),
-            delta_scale=self.space.delta_scale, reduction="none",
-        )
-        weight = Xt.get("sample_weight")
-        train_loss = (per_sample * weight).mean() if weight is not None else per_sample.mean()
+        w, l, delta = (t.detach().clone() for t in self.space.tensors())
+        train_loss, val_loss, params = self.design.hyper_losses(
+            net.module_, self.space, self.objective, net.batch_size, self.hyper_batch_size,
+            self.device_generator_)
         hparams = list(self.space.hparams.values())
         # The curvature (hence the Neumann step size) changes slowly: estimate
         # it by power iteration once per epoch, not at every hyper-step.
         epoch = len(net.history) - 1
         step_size = self.step_size_ if self.step_size_epoch_ == epoch else None
+        n_blocks = self.design.n_blocks
         grads, self.step_size_ = implicit_hypergradient(
             train_loss, val_loss, params, hparams, neumann_steps=self.neumann_steps,
             step_size=step_size, damping=self.damping, return_step_size=True,
-            generator=self.curvature_generator,
+            generator=self.curvature_generator, n_blocks=n_blocks,
         )
+        if n_blocks is not None:  # the sum over fold networks -> their mean
+            grads = [g / n_blocks for g in grads]
+            val_loss = val_loss / n_blocks
         self.step_size_epoch_ = epoch
         for h, g in zip(hparams, grads):
             h.grad = g.detach()
@@ -227,7 +220,7 @@ class LossSearch(Callback):
         self.records_.append({
             "epoch": len(net.history) - 1, "step": self.steps_,
             "validation_objective": val_loss.detach(), "scope": "batch",
-            "params": {k: v.detach().clone() for k, v in zip(("w", "l", "delta"), (w, l, delta))},
+            "params": {"w": w, "l": l, "delta": delta},
         })
 
     def on_epoch_end(self, net, **kwargs):
@@ -236,6 +229,7 @@ class LossSearch(Callback):
             if self.watch_warmup:  # validation curve for the progress display only
                 self._record_history(net, *self.evaluate(net), improved=False)
             return
+        self.last_predictions_ = None
         score, selection = self.evaluate(net)
         record = {
             "epoch": epoch, "step": self.steps_, "validation_objective": score,
@@ -251,15 +245,53 @@ class LossSearch(Callback):
         key = (score, score) if selection is None else (selection, score)
         if self.initial_key_ is None:
             self.initial_key_ = key  # the warm-up's end: the initial loss
+        state = self.space.state()
+        self.candidates_.append({"epoch": epoch + 1, "step": self.steps_, "state": state,
+                                 "key": key, "record": record,
+                                 "predictions": self.last_predictions_})
         improved = key < self.best_key_
         if improved:
             self.best_key_, self.best_score_, self.best_step_ = key, score, self.steps_
-            self.best_state_, self.best_epoch_ = self.space.state(), epoch + 1
+            self.best_state_, self.best_epoch_ = state, epoch + 1
         self._record_history(net, score, selection, improved)
         if self.patience_ is not None:
             self.patience_.update(key[0])
             if self.patience_.exhausted:
                 net.request_stop()
+
+    def select_paired(self, name, *, n_groups=None, fairness_weight=0.9, significance=2.0,
+                      n_boot=300, random_state=None):
+        """Replace the lowest-error choice by the noise-aware rule of ``_selection.py``.
+
+        Sets ``best_state_``, ``best_epoch_``, ``best_step_``, ``best_key_``
+        to the kept candidate, marks each candidate's record with its paired
+        standard error against the initial loss and whether it was kept, and
+        returns the rule's report (None when the candidates carry no
+        predictions).
+        """
+        candidates = self.candidates_
+        if not candidates or any(c["predictions"] is None for c in candidates):
+            return None
+        _, y, groups = self.validation_labels_
+        predictions = torch.stack([c["predictions"] for c in candidates]).cpu().numpy()
+        full, replicates = bootstrap_errors(
+            predictions, y.cpu().numpy(), None if groups is None else groups.cpu().numpy(),
+            name=name, n_groups=n_groups, fairness_weight=fairness_weight, n_boot=n_boot,
+            random_state=random_state)
+        distances = np.array([
+            float(torch.sqrt(sum((v.float() ** 2).sum() for v in c["state"].values())))
+            for c in candidates])
+        index, report = paired_selection(full, replicates, distances, significance=significance)
+        kept = candidates[index]
+        self.best_state_, self.best_epoch_ = kept["state"], kept["epoch"]
+        self.best_step_, self.best_key_ = kept["step"], kept["key"]
+        self.best_score_ = kept["key"][1]
+        for i, c in enumerate(candidates):
+            c["record"]["paired_se"] = float(report["se_to_initial"][i])
+            c["record"]["kept"] = i == index
+        report = {**report, "index": index, "errors": full}
+        self.selection_report_ = report
+        return report
 
     def _record_history(self, net, score, selection, improved):
         net.history.record("valid_objective", score)
@@ -283,10 +315,13 @@ class LossSearch(Callback):
 
     @torch.no_grad()
     def evaluate(self, net):
-        """Objective and selection metric on the whole validation set (floats)."""
-        X, y = self.valid
-        logits = net.forward(X, training=False, device=y.device)
-        groups = X.get("groups")
+        """Objective and selection metric on the validation samples (floats).
+
+        The predicted classes are kept in ``last_predictions_``.
+        """
+        logits, y, groups = self.design.validation_logits(net)
+        self.validation_labels_ = (None, y, groups)
+        self.last_predictions_ = logits.argmax(dim=1).to(torch.int32)
         score = float(self.objective(logits, y, groups))
         if self.selection_metric is None:
             return score, None
@@ -296,8 +331,9 @@ class LossSearch(Callback):
         # The data, objectives (closures) and generators serve the search while
         # the net trains; a pickled net (``refit=False``) keeps the results only.
         state = self.__dict__.copy()
-        for key in ("train", "valid", "objective", "selection_metric", "generator",
-                    "curvature_generator", "device_generator_"):
+        for key in ("design", "objective", "selection_metric", "generator",
+                    "curvature_generator", "device_generator_", "candidates_",
+                    "last_predictions_", "validation_labels_"):
             state[key] = None
         return state
 

@@ -1,0 +1,371 @@
+"""Cross-fitting for the search: k networks trained at once, one per fold.
+
+With ``cv=k`` the search trains k copies of the network side by side, copy
+``j`` on every fold but ``j``, and scores fold ``j`` with copy ``j``: every
+sample is a validation sample once, so the epoch-end selection sees the pooled
+out-of-fold predictions of all n samples instead of a 20% split. The copies
+are one module whose parameters carry a leading fold dimension
+(:class:`FoldEnsemble`), so one optimiser step updates all k, and one batched
+forward serves all k (``torch.func.vmap``).
+
+The two validation designs of :class:`~sklearn_autobalance._search.LossSearch`
+live here too: :class:`SingleSplit` (S_T / S_V) and :class:`CrossFit` (k
+folds). Each knows how to draw hyper-batches, build the training and
+validation losses of one hyper-step, and score its validation samples.
+"""
+
+import copy
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from ._network import TabularNet
+from .losses._parametric import parametric_cross_entropy
+
+
+def _key(name):
+    # nn.Module attribute names cannot contain dots.
+    return name.replace(".", "__")
+
+
+class FoldEnsemble(nn.Module):
+    """k copies of a network as one module; input and output carry a fold axis.
+
+    ``forward(X)`` maps ``X`` of shape ``(k, batch, n_features)`` to logits of
+    shape ``(k, batch, n_classes)``: copy ``j`` sees ``X[j]`` only. Parameter
+    ``name`` of the wrapped module becomes one parameter of shape
+    ``(k, *shape)`` (dots in names become ``__``); copy ``j`` is its slice
+    ``j``. Since Adam, AdamW and SGD act element-wise, one optimiser on these
+    stacked parameters takes the k networks' own steps, provided the loss is
+    the sum of the k networks' losses.
+
+    The forward is ``torch.func.vmap`` of ``functional_call`` over the fold
+    axis, for any module built of batchable operations; a module that cannot
+    be vmapped (e.g. batch norm updating its running statistics in training)
+    runs its k copies one after the other with the same semantics.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The network; its current weights start every copy.
+    n_folds : int
+    """
+
+    def __init__(self, module, n_folds):
+        super().__init__()
+        self.n_folds = n_folds
+        copies = [copy.deepcopy(module) for _ in range(n_folds)]
+        params, buffers = stack_module_state(copies)
+        self.param_names, self.buffer_names = list(params), list(buffers)
+        requires = {name: p.requires_grad for name, p in module.named_parameters()}
+        for name, value in params.items():
+            self.register_parameter(
+                _key(name), nn.Parameter(value.detach().clone(), requires_grad=requires[name]))
+        for name, value in buffers.items():
+            self.register_buffer(_key(name), value.detach().clone())
+        # The template holds no data (meta device): functional_call supplies
+        # the fold's slices. It is kept out of the registered sub-modules, so
+        # that .parameters() and .to() see the stacked tensors only.
+        object.__setattr__(self, "_template", copy.deepcopy(module).to("meta"))
+        self.vectorized = self._vmap_works(module)
+
+    def _stacked(self):
+        params = {n: getattr(self, _key(n)) for n in self.param_names}
+        buffers = {n: getattr(self, _key(n)) for n in self.buffer_names}
+        return params, buffers
+
+    def _vmap_works(self, module):
+        """Whether the vmapped forward runs on this module (tried on copies, no side effect)."""
+        first = next(iter(module.parameters()), None)
+        n_features = getattr(module, "in_features", None)
+        for m in module.modules():
+            if isinstance(m, nn.Linear):
+                n_features = m.in_features
+                break
+        if first is None or n_features is None:
+            return False
+        params, buffers = self._stacked()
+        params = {n: p.detach().clone() for n, p in params.items()}
+        buffers = {n: b.clone() for n, b in buffers.items()}
+        X = torch.zeros(self.n_folds, 2, n_features, dtype=first.dtype, device=first.device)
+        try:
+            with torch.no_grad():
+                self._vmapped(params, buffers, X)
+            return True
+        except Exception:  # noqa: BLE001  (vmap's refusals have no common type)
+            return False
+
+    def _vmapped(self, params, buffers, X):
+        def one(p, b, x):
+            return functional_call(self._template, (p, b), (x,))
+        return vmap(one, randomness="different")(params, buffers, X)
+
+    def forward(self, X):
+        params, buffers = self._stacked()
+        self._template.train(self.training)
+        if self.vectorized:
+            return self._vmapped(params, buffers, X)
+        return torch.stack([
+            functional_call(self._template,
+                            ({n: p[j] for n, p in params.items()},
+                             {n: b[j] for n, b in buffers.items()}), (X[j],))
+            for j in range(self.n_folds)
+        ])
+
+    def fold_module(self, module, j):
+        """Copy ``j`` as a plain module shaped like ``module`` (a deep copy is filled)."""
+        out = copy.deepcopy(module)
+        params, buffers = self._stacked()
+        state = {n: t[j].detach().clone() for n, t in {**params, **buffers}.items()}
+        out.load_state_dict(state, strict=False)
+        return out
+
+    def stacked_parameters(self, names):
+        """The stacked parameters of the wrapped module's ``names``."""
+        return [getattr(self, _key(n)) for n in names]
+
+
+def padded_index(rows_per_fold, device):
+    """``(k, max_len)`` long tensor of each fold's rows, padded with its own first rows, and the lengths."""
+    lengths = [len(r) for r in rows_per_fold]
+    width = max(lengths)
+    table = np.stack([np.resize(np.asarray(r), width) for r in rows_per_fold])
+    return (torch.as_tensor(table, dtype=torch.long, device=device),
+            torch.as_tensor(lengths, dtype=torch.long, device=device))
+
+
+class FoldBatches:
+    """Mini-batches for k fold networks: batch ``j`` comes from fold ``j``'s training rows only.
+
+    Each epoch every fold draws a permutation of its own training rows;
+    folds shorter than the longest are topped up with further rows of their
+    own (a second permutation), so that all k batches have the same size and
+    every fold sees each of its rows at least once an epoch.
+
+    Parameters
+    ----------
+    X : dict of str to torch.Tensor
+        The whole data set (``"X"`` and optional ``"groups"``, ``"sample_weight"``).
+    y : torch.Tensor
+    train_rows : list of ndarray
+        Training rows of each fold network.
+    batch_size : int
+    generator : torch.Generator or None
+    """
+
+    def __init__(self, X, y, train_rows, batch_size, generator=None):
+        self.X, self.y, self.generator = X, y, generator
+        self.train_rows = [torch.as_tensor(r, dtype=torch.long) for r in train_rows]
+        self.length = max(len(r) for r in train_rows)
+        self.batch_size = min(batch_size, self.length)
+
+    def __len__(self):
+        return -(-self.length // self.batch_size)
+
+    def _epoch_order(self):
+        orders = []
+        for rows in self.train_rows:
+            order = rows[torch.randperm(len(rows), generator=self.generator)]
+            while len(order) < self.length:
+                extra = rows[torch.randperm(len(rows), generator=self.generator)]
+                order = torch.cat([order, extra])
+            orders.append(order[:self.length])
+        return torch.stack(orders).to(self.y.device)
+
+    def __iter__(self):
+        order = self._epoch_order()
+        for start in range(0, self.length, self.batch_size):
+            idx = order[:, start:start + self.batch_size]
+            yield {k: v[idx] for k, v in self.X.items()}, self.y[idx]
+
+
+def fold_mean_loss(per_sample, weight):
+    """Sum over folds of each fold's (weighted) mean loss; ``per_sample`` is ``(k, batch)``."""
+    if weight is not None:
+        per_sample = per_sample * weight
+    return per_sample.mean(dim=1).sum()
+
+
+class FoldNet(TabularNet):
+    """:class:`TabularNet` training a :class:`FoldEnsemble`: fold-wise batches and losses.
+
+    ``fold_rows`` (set before ``fit``) lists each network's training rows.
+    The training loss is the sum over folds of each network's mean loss, so
+    every network's gradient is its own; the recorded ``train_loss`` is that
+    sum divided by k (the mean network's loss).
+    """
+
+    fold_rows = None
+
+    def get_iterator(self, dataset, training=False):
+        if not training:
+            return super().get_iterator(dataset, training=training)
+        return FoldBatches(dataset.X, dataset.y, self.fold_rows, self.batch_size,
+                           generator=self.generator)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        k, batch, n_classes = y_pred.shape
+        groups = X.get("groups")
+        reduction = self.criterion_.reduction
+        self.criterion_.reduction = "none"
+        try:
+            per_sample = self.criterion_(
+                y_pred.reshape(k * batch, n_classes), y_true.reshape(-1),
+                None if groups is None else groups.reshape(-1))
+        finally:
+            self.criterion_.reduction = reduction
+        return fold_mean_loss(per_sample.view(k, batch), X.get("sample_weight"))
+
+    def train_step(self, batch, **fit_params):
+        step = super().train_step(batch, **fit_params)
+        k = self.module_.n_folds
+        return {**step, "loss": step["loss"] / k}
+
+
+def implicit_parameter_names(module, scope):
+    """Names of the parameters the implicit function is taken over (see ``implicit_parameters``)."""
+    named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+    if scope == "all":
+        return [n for n, _ in named]
+    owners = [name for name, m in module.named_modules()
+              if any(True for _ in m.parameters(recurse=False))]
+    prefix = owners[-1]
+    return [n for n, p in named
+            if n.rpartition(".")[0] == prefix]
+
+
+def _sample_rows(table, lengths, size, generator):
+    """``size`` rows drawn with replacement from each fold's padded row table: ``(k, size)``."""
+    u = torch.rand(table.shape[0], size, generator=generator, device=table.device)
+    pos = (u * lengths[:, None]).long().clamp_max(table.shape[1] - 1)
+    return table.gather(1, pos)
+
+
+class SingleSplit:
+    """Validation design with one S_T / S_V split (``cv=None``).
+
+    Parameters
+    ----------
+    train, valid : tuple (X dict of tensors, y tensor)
+    param_scope : {"last", "all"}
+    """
+
+    n_blocks = None
+
+    def __init__(self, train, valid, param_scope):
+        self.train, self.valid, self.param_scope = train, valid, param_scope
+        self.device = train[1].device
+
+    @staticmethod
+    def _sample(data, size, generator):
+        X, y = data
+        n = len(y)
+        if size >= n:
+            return X, y
+        idx = torch.randint(n, (size,), generator=generator, device=y.device)
+        return {k: v[idx] for k, v in X.items()}, y[idx]
+
+    def hyper_losses(self, module, space, objective, train_size, valid_size, generator):
+        """Training loss (differentiable in the loss coordinates), validation loss, parameters."""
+        from ._search import implicit_parameters
+
+        Xv, yv = self._sample(self.valid, valid_size, generator)
+        Xt, yt = self._sample(self.train, train_size, generator)
+        val_loss = objective(module(Xv["X"]), yv, Xv.get("groups"))
+        w, l, delta = space.tensors()
+        per_sample = parametric_cross_entropy(
+            module(Xt["X"]), yt, w, l, delta, Xt.get("groups"),
+            delta_scale=space.delta_scale, reduction="none")
+        weight = Xt.get("sample_weight")
+        train_loss = (per_sample * weight).mean() if weight is not None else per_sample.mean()
+        return train_loss, val_loss, implicit_parameters(module, self.param_scope)
+
+    @torch.no_grad()
+    def validation_logits(self, net):
+        """Logits, labels and groups of every validation sample."""
+        X, y = self.valid
+        return net.forward(X, training=False, device=y.device), y, X.get("groups")
+
+    def fit_net(self, net):
+        net.fit(*self.train)
+
+
+class CrossFit:
+    """Validation design with k folds (``cv=k``): network ``j`` is validated on fold ``j`` only.
+
+    Parameters
+    ----------
+    data : tuple (X dict of tensors, y tensor)
+        The whole data set.
+    folds : list of (train_rows, valid_rows)
+        One pair per network; the validation rows partition the data.
+    param_scope : {"last", "all"}
+    parameter_names : list of str
+        Names of the wrapped module's parameters (see ``implicit_parameter_names``).
+    """
+
+    def __init__(self, data, folds, param_scope, parameter_names):
+        self.data, self.folds = data, folds
+        self.n_blocks = len(folds)
+        self.param_scope, self.parameter_names = param_scope, parameter_names
+        device = data[1].device
+        self.device = device
+        self.train_table, self.train_lengths = padded_index([f[0] for f in folds], device)
+        self.valid_table, self.valid_lengths = padded_index([f[1] for f in folds], device)
+        # Where each padded validation slot goes in the pooled out-of-fold
+        # prediction (padding slots repeat a real row of the same fold).
+        self.valid_mask = (torch.arange(self.valid_table.shape[1], device=device)[None, :]
+                           < self.valid_lengths[:, None])
+        self.pooled_rows = self.valid_table[self.valid_mask]
+
+    def _gather(self, rows):
+        X, y = self.data
+        return {k: v[rows] for k, v in X.items()}, y[rows]
+
+    def hyper_losses(self, module, space, objective, train_size, valid_size, generator):
+        """Sums over folds: each network's training loss and its own fold's validation loss."""
+        Xv, yv = self._gather(_sample_rows(self.valid_table, self.valid_lengths,
+                                           valid_size, generator))
+        Xt, yt = self._gather(_sample_rows(self.train_table, self.train_lengths,
+                                           train_size, generator))
+        logits_v = module(Xv["X"])
+        gv = Xv.get("groups")
+        val_loss = sum(objective(logits_v[j], yv[j], None if gv is None else gv[j])
+                       for j in range(self.n_blocks))
+        w, l, delta = space.tensors()
+        logits_t = module(Xt["X"])
+        k, batch, n_classes = logits_t.shape
+        gt = Xt.get("groups")
+        per_sample = parametric_cross_entropy(
+            logits_t.reshape(k * batch, n_classes), yt.reshape(-1), w, l, delta,
+            None if gt is None else gt.reshape(-1),
+            delta_scale=space.delta_scale, reduction="none").view(k, batch)
+        train_loss = fold_mean_loss(per_sample, Xt.get("sample_weight"))
+        params = module.stacked_parameters(
+            implicit_parameter_names(module._template, self.param_scope))
+        return train_loss, val_loss, params
+
+    @torch.no_grad()
+    def validation_logits(self, net, chunk=4096):
+        """Pooled out-of-fold logits: each sample scored by the network that never trained on it."""
+        module = net.module_
+        was_training = module.training
+        module.eval()
+        try:
+            parts = []
+            for start in range(0, self.valid_table.shape[1], chunk):
+                rows = self.valid_table[:, start:start + chunk]
+                parts.append(module(self.data[0]["X"][rows]))
+            logits = torch.cat(parts, dim=1)[self.valid_mask]
+        finally:
+            module.train(was_training)
+        X, y = self.data
+        groups = X.get("groups")
+        return (logits, y[self.pooled_rows],
+                None if groups is None else groups[self.pooled_rows])
+
+    def fit_net(self, net):
+        net.fold_rows = [f[0] for f in self.folds]
+        net.fit(*self.data)

@@ -12,7 +12,7 @@ from ._base import BaseNeuralClassifier, _check_float, _check_int, as_python
 from ._clusters import frequency_clusters
 from ._crossfit import CrossFit, FoldEnsemble, FoldNet, SingleSplit
 from ._early_stopping import ValidationEarlyStopping
-from ._search import SEARCH_SPACES, LossSchedule, LossSearch, LossSearchSpace
+from ._search import SEARCH_SPACES, ControlArm, LossSchedule, LossSearch, LossSearchSpace
 from .losses._objectives import CLASS_OBJECTIVES, GROUP_OBJECTIVES, make_objective
 from .losses._parametric import ParametricCrossEntropy
 from .losses._registry import GROUP_LOSSES, LOSSES, PARAMETRIC_LOSSES, make_loss
@@ -264,7 +264,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                  search="l+delta", init="la", init_params=None, validation_fraction="auto",
                  warmup_fraction=0.4, hyper_lr=0.01, hyper_interval="auto", neumann_steps=5,
                  damping=0.01, max_grad_norm=1.0, dictionary="log_prior", cluster_size="auto", implicit_params="last",
-                 hyper_batch_size=None, cv=None, selection="paired", significance=2.0,
+                 hyper_batch_size=None, cv=None, selection="paired", significance=0.05,
                  refit=True, fairness_weight=0.9):
         super().__init__(module=module, hidden_layer_sizes=hidden_layer_sizes,
                          max_epochs=max_epochs, batch_size=batch_size, lr=lr,
@@ -337,7 +337,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         if self.selection not in ("paired", "error", "objective"):
             raise ValueError(
                 f"selection must be 'paired', 'error' or 'objective'; got {self.selection!r}")
-        _check_float(self.significance, "significance")
+        _check_float(self.significance, "significance", 0.0, 1.0, True, True)
         if self.cv is not None:
             if isinstance(self.cv, bool) or not isinstance(self.cv, (int, np.integer)):
                 raise TypeError(f"cv must be None or an int >= 2; got {self.cv!r}")
@@ -454,8 +454,9 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         if interval == "auto":
             interval = max(1, steps_per_epoch // 5)
         metric_key, metric_name = SELECTION_METRICS[self.objective]
+        control = ControlArm(criterion) if self.selection == "paired" else None
         search = LossSearch(
-            space, objective, design,
+            space, objective, design, control=control,
             start_epoch=warmup, hyper_interval=interval, hyper_lr=self.hyper_lr,
             neumann_steps=self.neumann_steps, damping=self.damping,
             max_grad_norm=self.max_grad_norm,
@@ -473,11 +474,13 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         progress = (lambda e: "warm-up" if e < warmup else "search",
                     [("valid_objective", "validation objective"),
                      (f"valid_{metric_key}", metric_name)])
+        callbacks = [("loss_search", search)]
+        if control is not None:
+            callbacks.append(("control_arm", control))
         if self.cv is None:
-            net = self._make_net(criterion, extra_callbacks=[("loss_search", search)],
-                                 progress=progress)
+            net = self._make_net(criterion, extra_callbacks=callbacks, progress=progress)
         else:
-            net = self._make_net(criterion, extra_callbacks=[("loss_search", search)],
+            net = self._make_net(criterion, extra_callbacks=callbacks,
                                  progress=progress, net_class=FoldNet,
                                  module=FoldEnsemble(self._module_init, self.cv))
         design.fit_net(net)
@@ -560,7 +563,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                 else "the searched loss")
         value = search.best_key_[0]
         initial = search.initial_key_[0] if search.initial_key_ is not None else None
-        what = metric_name if self.selection == "error" else "validation objective"
+        what = metric_name if self.selection != "objective" else "validation objective"
         line = (f"kept: {kept}, scored at the end of epoch {self.best_epoch_} "
                 f"(step {self.best_step_}): {what} {value:.4f}")
         if initial is not None and self.best_epoch_ > warmup:
@@ -568,16 +571,24 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         self._say(line)
         report = self.selection_report_
         if report is not None:
-            best = search.candidates_[report["best"]]
-            verdict = ("beats" if report["moved"] else "does not beat")
-            self._say(
-                f"paired selection: the best searched loss (epoch {best['epoch']}, "
-                f"{what} {best['key'][0]:.4f}) {verdict} the initial loss by more than "
-                f"significance={self.significance:g} paired standard errors "
-                f"(improvement {report['improvement']:.4f}, SE {report['se']:.4f})"
-                + (f"; of the {len(report['within_one_se'])} candidate(s) within one SE of "
-                   "it, the one closest to the initial loss is kept"
-                   if report["moved"] else "; the initial loss is kept"))
+            b = report["best"]
+            best = search.candidates_[b]
+            against = ("the initial loss trained as long (control network)"
+                       if report["baseline_errors"] is not None else "the initial loss")
+            verdict = "beats" if report["moved"] else "does not beat"
+            if not np.isfinite(report["threshold"]):
+                self._say(f"paired selection: no searched loss changed a validation prediction "
+                          f"against {against}; the initial loss is kept")
+            else:
+                self._say(
+                    f"paired selection: the {'best passing' if report['moved'] else 'lowest-error'} "
+                    f"searched loss (epoch {best['epoch']}, {what} {report['errors'][b]:.4f}) "
+                    f"{verdict} {against} beyond sampling noise: gain {report['gain'][b]:+.4f}, "
+                    f"paired SE {report['se'][b]:.4f}, needed {report['threshold']:.2f} SE "
+                    f"(max-t, false-move rate {self.significance:g})"
+                    + (f"; of the {len(report['within_one_se'])} passing candidate(s) within one "
+                       "SE of it, the one closest to the initial loss is kept"
+                       if report["moved"] else "; the initial loss is kept"))
         if epochs_run < self.max_epochs:
             self._say(f"search stopped early after epoch {epochs_run}: {what} did not improve "
                       f"by more than tol={self.tol:g} for {self.n_iter_no_change} epochs")

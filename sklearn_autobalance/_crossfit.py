@@ -205,17 +205,17 @@ class FoldNet(TabularNet):
         return FoldBatches(dataset.X, dataset.y, self.fold_rows, self.batch_size,
                            generator=self.generator)
 
-    def get_loss(self, y_pred, y_true, X=None, training=False):
+    def loss_with(self, criterion, y_pred, y_true, X=None):
         k, batch, n_classes = y_pred.shape
         groups = X.get("groups")
-        reduction = self.criterion_.reduction
-        self.criterion_.reduction = "none"
+        reduction = criterion.reduction
+        criterion.reduction = "none"
         try:
-            per_sample = self.criterion_(
+            per_sample = criterion(
                 y_pred.reshape(k * batch, n_classes), y_true.reshape(-1),
                 None if groups is None else groups.reshape(-1))
         finally:
-            self.criterion_.reduction = reduction
+            criterion.reduction = reduction
         return fold_mean_loss(per_sample.view(k, batch), X.get("sample_weight"))
 
     def train_step(self, batch, **fit_params):
@@ -283,10 +283,17 @@ class SingleSplit:
         return train_loss, val_loss, implicit_parameters(module, self.param_scope)
 
     @torch.no_grad()
-    def validation_logits(self, net):
+    def validation_logits(self, module, chunk=4096):
         """Logits, labels and groups of every validation sample."""
         X, y = self.valid
-        return net.forward(X, training=False, device=y.device), y, X.get("groups")
+        was_training = module.training
+        module.eval()
+        try:
+            logits = torch.cat([module(X["X"][start:start + chunk])
+                                for start in range(0, len(y), chunk)])
+        finally:
+            module.train(was_training)
+        return logits, y, X.get("groups")
 
     def fit_net(self, net):
         net.fit(*self.train)
@@ -348,9 +355,8 @@ class CrossFit:
         return train_loss, val_loss, params
 
     @torch.no_grad()
-    def validation_logits(self, net, chunk=4096):
+    def validation_logits(self, module, chunk=4096):
         """Pooled out-of-fold logits: each sample scored by the network that never trained on it."""
-        module = net.module_
         was_training = module.training
         module.eval()
         try:

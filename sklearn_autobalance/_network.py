@@ -138,16 +138,20 @@ class TabularNet(NeuralNet):
         return self.module_(x["X"])
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
+        return self.loss_with(self.criterion_, y_pred, y_true, X)
+
+    def loss_with(self, criterion, y_pred, y_true, X=None):
+        """The batch loss under ``criterion`` (the net's own, or a control arm's)."""
         groups = X.get("groups") if isinstance(X, dict) else None
         weight = X.get("sample_weight") if isinstance(X, dict) else None
         if weight is None:
-            return self.criterion_(y_pred, y_true, groups)
-        reduction = self.criterion_.reduction
-        self.criterion_.reduction = "none"
+            return criterion(y_pred, y_true, groups)
+        reduction = criterion.reduction
+        criterion.reduction = "none"
         try:
-            per_sample = self.criterion_(y_pred, y_true, groups)
+            per_sample = criterion(y_pred, y_true, groups)
         finally:
-            self.criterion_.reduction = reduction
+            criterion.reduction = reduction
         return (per_sample * weight).mean()
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):

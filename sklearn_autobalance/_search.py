@@ -1,5 +1,7 @@
 """Algorithm 1 of AutoBalance: hyper-steps on the loss during training, best-alpha selection."""
 
+import copy
+
 import numpy as np
 import torch
 from skorch.callbacks import Callback
@@ -98,6 +100,41 @@ def implicit_parameters(module, scope):
     return [p for p in owners[-1].parameters(recurse=False) if p.requires_grad]
 
 
+class ControlArm(Callback):
+    """A copy of the search network trained with the initial loss on the same batches.
+
+    It starts from the search network's initial weights and takes, after each
+    of the search network's training steps, one step of its own optimiser
+    (same class and settings) on the same batch, with the initial loss fixed.
+    At every epoch end it is the baseline the paired selection compares the
+    searched candidate with: the initial loss trained for exactly as long, so
+    that a candidate is not credited with what more epochs alone would give.
+
+    Parameters
+    ----------
+    criterion : torch.nn.Module
+        The initial loss (copied; never searched).
+    """
+
+    def __init__(self, criterion):
+        self.criterion = criterion
+
+    def on_train_begin(self, net, **kwargs):
+        self.module_ = copy.deepcopy(net.module_)
+        self.criterion_ = copy.deepcopy(self.criterion)
+        self.optimizer_ = type(net.optimizer_)(self.module_.parameters(),
+                                               **net.optimizer_.defaults)
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if not training:
+            return
+        X, y = batch
+        self.module_.train()
+        self.optimizer_.zero_grad(set_to_none=True)
+        net.loss_with(self.criterion_, self.module_(X["X"]), y, X).backward()
+        self.optimizer_.step()
+
+
 class LossSearch(Callback):
     """skorch callback running the AutoBalance search while the net trains.
 
@@ -139,13 +176,19 @@ class LossSearch(Callback):
     watch_warmup : bool, default=False
         Also score the validation set after the warm-up's epochs (recorded in
         the history for progress output; not candidates).
+    control : ControlArm or None, default=None
+        The initial-loss network the paired selection compares with; it must
+        also be one of the net's callbacks. Its validation predictions are
+        kept beside each candidate's.
     """
 
     def __init__(self, space, objective, design, *, start_epoch, hyper_interval,
                  hyper_lr, neumann_steps, damping, max_grad_norm, hyper_batch_size,
                  generator, selection_metric=None, curvature_generator=None,
-                 selection_key="selection", patience=None, watch_warmup=False):
+                 selection_key="selection", patience=None, watch_warmup=False,
+                 control=None):
         self.space, self.objective, self.design = space, objective, design
+        self.control = control
         self.selection_metric = selection_metric
         self.selection_key, self.patience = selection_key, patience
         self.watch_warmup = watch_warmup
@@ -246,9 +289,14 @@ class LossSearch(Callback):
         if self.initial_key_ is None:
             self.initial_key_ = key  # the warm-up's end: the initial loss
         state = self.space.state()
+        control = None
+        if self.control is not None and self.last_predictions_ is not None:
+            control = self.design.validation_logits(self.control.module_)[0].argmax(dim=1)
+            control = control.to(torch.int32)
         self.candidates_.append({"epoch": epoch + 1, "step": self.steps_, "state": state,
                                  "key": key, "record": record,
-                                 "predictions": self.last_predictions_})
+                                 "predictions": self.last_predictions_,
+                                 "control_predictions": control})
         improved = key < self.best_key_
         if improved:
             self.best_key_, self.best_score_, self.best_step_ = key, score, self.steps_
@@ -259,8 +307,8 @@ class LossSearch(Callback):
             if self.patience_.exhausted:
                 net.request_stop()
 
-    def select_paired(self, name, *, n_groups=None, fairness_weight=0.9, significance=2.0,
-                      n_boot=300, random_state=None):
+    def select_paired(self, name, *, n_groups=None, fairness_weight=0.9, significance=0.05,
+                      n_boot=500, random_state=None):
         """Replace the lowest-error choice by the noise-aware rule of ``_selection.py``.
 
         Sets ``best_state_``, ``best_epoch_``, ``best_step_``, ``best_key_``
@@ -273,23 +321,35 @@ class LossSearch(Callback):
         if not candidates or any(c["predictions"] is None for c in candidates):
             return None
         _, y, groups = self.validation_labels_
-        predictions = torch.stack([c["predictions"] for c in candidates]).cpu().numpy()
+        with_control = all(c["control_predictions"] is not None for c in candidates)
+        rows = [c["predictions"] for c in candidates]
+        if with_control:
+            rows += [c["control_predictions"] for c in candidates]
         full, replicates = bootstrap_errors(
-            predictions, y.cpu().numpy(), None if groups is None else groups.cpu().numpy(),
+            torch.stack(rows).cpu().numpy(), y.cpu().numpy(),
+            None if groups is None else groups.cpu().numpy(),
             name=name, n_groups=n_groups, fairness_weight=fairness_weight, n_boot=n_boot,
             random_state=random_state)
+        n = len(candidates)
+        baseline = (full[n:], replicates[n:]) if with_control else None
+        full, replicates = full[:n], replicates[:n]
         distances = np.array([
             float(torch.sqrt(sum((v.float() ** 2).sum() for v in c["state"].values())))
             for c in candidates])
-        index, report = paired_selection(full, replicates, distances, significance=significance)
+        index, report = paired_selection(full, replicates, distances, baseline=baseline,
+                                         significance=significance)
         kept = candidates[index]
         self.best_state_, self.best_epoch_ = kept["state"], kept["epoch"]
         self.best_step_, self.best_key_ = kept["step"], kept["key"]
         self.best_score_ = kept["key"][1]
         for i, c in enumerate(candidates):
-            c["record"]["paired_se"] = float(report["se_to_initial"][i])
+            c["record"]["paired_gain"] = float(report["gain"][i])
+            c["record"]["paired_se"] = float(report["se"][i])
+            if baseline is not None:
+                c["record"]["control_selection"] = float(baseline[0][i])
             c["record"]["kept"] = i == index
-        report = {**report, "index": index, "errors": full}
+        report = {**report, "index": index, "errors": full,
+                  "baseline_errors": None if baseline is None else baseline[0]}
         self.selection_report_ = report
         return report
 
@@ -319,7 +379,7 @@ class LossSearch(Callback):
 
         The predicted classes are kept in ``last_predictions_``.
         """
-        logits, y, groups = self.design.validation_logits(net)
+        logits, y, groups = self.design.validation_logits(net.module_)
         self.validation_labels_ = (None, y, groups)
         self.last_predictions_ = logits.argmax(dim=1).to(torch.int32)
         score = float(self.objective(logits, y, groups))
@@ -333,7 +393,7 @@ class LossSearch(Callback):
         state = self.__dict__.copy()
         for key in ("design", "objective", "selection_metric", "generator",
                     "curvature_generator", "device_generator_", "candidates_",
-                    "last_predictions_", "validation_labels_"):
+                    "last_predictions_", "validation_labels_", "control"):
             state[key] = None
         return state
 

@@ -7,15 +7,22 @@ curse), and on a small validation set the noise is larger than the effect of
 the loss. The rule here moves away from the initial loss only when the
 evidence says so:
 
-1. ``best``: the searched candidate with the lowest error (ties: the earliest).
-2. Paired bootstrap: the samples are resampled with Poisson(1) weights, the
+1. Paired bootstrap: the samples are resampled with Poisson(1) weights, the
    same weights for every candidate, so a replicate scores all of them on the
    same data; ``se(c, d)`` is the standard deviation over replicates of
    ``error(c) - error(d)``.
-3. Move only if ``error(initial) - error(best) > significance * se(best, initial)``.
-4. Then, among the searched candidates within one ``se(c, best)`` of the best
-   that also pass 3, keep the one closest to the initial loss (smallest norm
-   of its search coordinates): the simplest change the data support.
+2. Each searched candidate is compared with its baseline: the initial loss
+   trained for as many epochs on the same batches (the search's control
+   network), so that no candidate is credited with what more training alone
+   gives. Its gain is ``error(baseline) - error(candidate)``; it passes when
+   the gain exceeds ``t * se(gain)``, with ``t`` the bootstrap ``1 -
+   significance`` quantile of the largest centred gain / SE over all
+   candidates (max-t): the family-wise false-move rate is ``significance``
+   however many candidates there are.
+3. No candidate passes: the initial loss is kept. Otherwise, among the passing
+   candidates within one ``se(c, best)`` of the lowest-error passing one,
+   keep the one closest to the initial loss (smallest norm of its search
+   coordinates): the simplest change the data support.
 """
 
 import numpy as np
@@ -38,7 +45,11 @@ def metric_from_cells(errors, counts, name, cell_ids, n_groups=None, fairness_we
     occur (``cell_ids`` names them); the result has shape ``(...)``.
     """
     with np.errstate(invalid="ignore", divide="ignore"):
-        rates = errors / counts
+        return _metric_from_cells(errors, counts, name, cell_ids, n_groups, fairness_weight)
+
+
+def _metric_from_cells(errors, counts, name, cell_ids, n_groups, fairness_weight):
+    rates = errors / counts
     present = counts > 0
     if name == "accuracy":
         return errors.sum(-1) / counts.sum(-1)
@@ -103,7 +114,7 @@ def bootstrap_errors(predictions, y, groups=None, *, name="balanced", n_groups=N
     return full, np.concatenate(replicates, axis=1)
 
 
-def paired_selection(full, replicates, distances, *, significance=2.0):
+def paired_selection(full, replicates, distances, *, baseline=None, significance=0.05):
     """Index of the kept candidate (0: the initial loss) and a report of why.
 
     Parameters
@@ -111,43 +122,63 @@ def paired_selection(full, replicates, distances, *, significance=2.0):
     full : ndarray of shape (n_candidates,)
         Errors on the whole validation data; entry 0 is the initial loss.
     replicates : ndarray of shape (n_candidates, n_boot)
-        The same errors on paired bootstrap replicates.
+        The same errors on paired bootstrap replicates (the same sample
+        weights in column ``b`` for every candidate and baseline).
     distances : ndarray of shape (n_candidates,)
         How far each candidate lies from the initial loss (0 for entry 0).
-    significance : float, default=2.0
-        Paired standard errors by which the best searched candidate must beat
-        the initial loss.
+    baseline : tuple (full, replicates) or None, default=None
+        What each candidate must beat: the error of the initial loss trained
+        for as long as the candidate (the control network), same shapes as
+        ``full`` and ``replicates``. None: entry 0 for every candidate.
+    significance : float in (0, 1), default=0.05
+        Family-wise false-move rate: when no candidate is better than its
+        baseline, the chance that the rule still moves. The threshold is the
+        ``1 - significance`` quantile of the bootstrap distribution of the
+        largest centred gain-to-SE ratio over the candidates (max-t), so it
+        adapts to how many candidates there are and how alike they are.
 
     Returns
     -------
     index : int
     report : dict
-        ``best`` (lowest-error searched candidate), ``improvement``
-        (initial error - best error), ``se`` (paired SE of that difference),
-        ``moved`` (bool), ``within_one_se`` (indices considered in step 4),
-        ``se_to_initial`` (paired SE of every candidate's difference to the
-        initial loss).
+        ``gain`` (baseline error - candidate error) and ``se`` (its paired
+        standard error) per candidate, ``threshold`` (the max-t critical
+        value), ``passing`` (candidates whose gain exceeds ``threshold * se``),
+        ``best`` (lowest error among them, or the lowest error overall when
+        none passes), ``moved``, ``within_one_se``.
     """
     full = np.asarray(full, dtype=np.float64)
     replicates = np.asarray(replicates, dtype=np.float64)
     distances = np.asarray(distances, dtype=np.float64)
-    if len(full) < 2:
-        return 0, {"best": 0, "improvement": 0.0, "se": 0.0, "moved": False,
-                   "within_one_se": [], "se_to_initial": np.zeros(len(full))}
-    diff_to_initial = replicates - replicates[:1]
-    se_initial = diff_to_initial.std(axis=1, ddof=1)
-    best = 1 + int(np.argmin(full[1:]))
-    improvement = full[0] - full[best]
-    passes = (full[0] - full) > significance * se_initial
-    passes[0] = False
-    report = {"best": best, "improvement": float(improvement), "se": float(se_initial[best]),
-              "moved": bool(passes[best]), "within_one_se": [],
-              "se_to_initial": se_initial}
-    if not passes[best]:
+    if baseline is None:
+        base_full = np.full_like(full, full[0])
+        base_reps = np.broadcast_to(replicates[:1], replicates.shape)
+    else:
+        base_full = np.asarray(baseline[0], dtype=np.float64)
+        base_reps = np.asarray(baseline[1], dtype=np.float64)
+    gain = base_full - full
+    gain_reps = base_reps - replicates
+    se = gain_reps.std(axis=1, ddof=1) if replicates.shape[1] > 1 else np.zeros(len(full))
+    # Searched candidates that differ from their baseline somewhere.
+    tested = np.zeros(len(full), dtype=bool)
+    tested[1:] = se[1:] > 0
+    report = {"gain": gain, "se": se, "threshold": np.inf, "passing": [], "best": 0,
+              "moved": False, "within_one_se": []}
+    if len(full) > 1:
+        report["best"] = 1 + int(np.argmin(full[1:]))
+    if not tested.any():
         return 0, report
+    t_centred = (gain_reps[tested] - gain[tested, None]) / se[tested, None]
+    threshold = float(np.quantile(t_centred.max(axis=0), 1.0 - significance))
+    threshold = max(threshold, 0.0)
+    passing = np.flatnonzero(tested & (gain > threshold * se))
+    report.update(threshold=threshold, passing=[int(i) for i in passing])
+    if len(passing) == 0:
+        return 0, report
+    best = int(passing[np.argmin(full[passing])])
     se_best = (replicates - replicates[best]).std(axis=1, ddof=1)
-    near = np.flatnonzero(passes & (full - full[best] <= se_best))
-    report["within_one_se"] = [int(i) for i in near]
+    near = passing[full[passing] - full[best] <= se_best[passing]]
     # Smallest distance from the initial loss; ties go to the earliest candidate.
     index = int(near[np.lexsort((near, distances[near]))[0]])
+    report.update(best=best, moved=True, within_one_se=[int(i) for i in near])
     return index, report

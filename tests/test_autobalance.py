@@ -342,7 +342,8 @@ def _kept_epochs(clf):
 
 
 def test_refit_schedule_replays_the_search_losses(data):
-    clf = _fast(max_epochs=6, hyper_lr=0.5, warmup_fraction=0.2, refit="schedule")
+    clf = _fast(max_epochs=6, hyper_lr=0.5, warmup_fraction=0.2, refit="schedule",
+                selection="error")
     search, retrain = _epoch_losses(clf, data)
     kept = _kept_epochs(clf)
     assert kept > 2, "the test needs a kept loss reached after some hyper-steps"
@@ -443,7 +444,7 @@ def test_search_keeps_the_best_validation_alpha(data):
     # A huge hyper step with a fast network: the loss jumps far, the network
     # follows, and the validation objective gets worse again. The kept loss is
     # the best scored on the whole validation set, not the last.
-    clf = _fast(hyper_lr=50.0, lr=0.2, max_epochs=6, warmup_fraction=0.5,
+    clf = _fast(hyper_lr=50.0, lr=0.2, max_epochs=6, warmup_fraction=0.5, selection="error",
                 search="l+delta").fit(X, y)
     scored, best = _check_kept_is_best(clf)
     assert len(scored) >= 3

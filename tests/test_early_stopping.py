@@ -39,7 +39,10 @@ def test_patience_counts_epochs_without_improvement_by_tol():
 
 def test_autobalance_search_stops_and_retrain_uses_the_best_epoch_count(capsys):
     X, y = _noise()
+    # selection="error": the kept loss is the patience's best (paired selection
+    # may keep another candidate; tests/test_selection.py covers it).
     clf = _fast(AutoBalanceClassifier, early_stopping=True, n_iter_no_change=3,
+                selection="error",
                 hidden_layer_sizes=(64,), verbose=1).fit(X, y)
     records = [r for r in clf.search_history_ if r["scope"] == "validation_set"]
     n_search_epochs = records[-1]["epoch"] + 1

@@ -1,5 +1,6 @@
 """AutoBalanceClassifier: bilevel search of a parametric cross-entropy, then retraining."""
 
+import copy
 import math
 
 import numpy as np
@@ -10,9 +11,9 @@ from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
 from ._base import BaseNeuralClassifier, _check_float, _check_int, as_python
 from ._clusters import frequency_clusters
-from ._crossfit import CrossFit, FoldEnsemble, FoldNet, SingleSplit
+from ._crossfit import CrossFit, FoldNet, SingleSplit
 from ._early_stopping import ValidationEarlyStopping
-from ._search import SEARCH_SPACES, ControlArm, LossSchedule, LossSearch, LossSearchSpace
+from ._search import SEARCH_SPACES, LossSchedule, LossSearch, LossSearchSpace
 from .losses._objectives import CLASS_OBJECTIVES, GROUP_OBJECTIVES, make_objective
 from .losses._parametric import ParametricCrossEntropy
 from .losses._registry import GROUP_LOSSES, LOSSES, PARAMETRIC_LOSSES, make_loss
@@ -424,23 +425,33 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         # One float32 copy of the data on the device; the search's samples are
         # indexed from it, and the retraining reuses it.
         full_X, full_y = self._tensors(X, y, groups, sample_weight)
+        paired = self.selection == "paired"
+        names = [n for n, _ in self._module_init.named_parameters()]
         if self.cv is None:
             train_idx, val_idx = self._split(y, groups, rng)
             counts = _counts(y[train_idx], None if groups is None else groups[train_idx],
                              n_classes, n_groups)
-            design = SingleSplit(self._subset(full_X, full_y, train_idx),
-                                 self._subset(full_X, full_y, val_idx, keys=("X", "groups")),
-                                 self.implicit_params)
+            if paired:  # one fold network and its control twin
+                design = CrossFit((full_X, full_y), [(train_idx, val_idx)],
+                                  self.implicit_params, names, control=True)
+            else:
+                design = SingleSplit(self._subset(full_X, full_y, train_idx),
+                                     self._subset(full_X, full_y, val_idx,
+                                                  keys=("X", "groups")),
+                                     self.implicit_params)
             steps_per_epoch = math.ceil(len(train_idx) / self.batch_size)
             where = f"{len(train_idx)} training / {len(val_idx)} validation samples"
         else:
             folds = self._folds(y, groups, rng)
             counts = self.class_counts_  # each fold network sees (k-1)/k of them
-            design = CrossFit((full_X, full_y), folds, self.implicit_params,
-                              [n for n, _ in self._module_init.named_parameters()])
+            design = CrossFit((full_X, full_y), folds, self.implicit_params, names,
+                              control=paired)
             steps_per_epoch = math.ceil(max(len(f[0]) for f in folds) / self.batch_size)
             where = (f"{self.cv} fold networks, each validated on its own fold; all "
                      f"{len(y)} samples scored out of fold")
+        if paired:
+            where += ("; beside each network a control twin trains with the initial loss "
+                      "on the same batches")
         init = make_loss(self.init, counts, self.init_params)
         criterion = ParametricCrossEntropy(counts, w=init.w, l=init.l, delta=init.delta,
                                            delta_scale=init.delta_scale)
@@ -454,9 +465,8 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         if interval == "auto":
             interval = max(1, steps_per_epoch // 5)
         metric_key, metric_name = SELECTION_METRICS[self.objective]
-        control = ControlArm(criterion) if self.selection == "paired" else None
         search = LossSearch(
-            space, objective, design, control=control,
+            space, objective, design,
             start_epoch=warmup, hyper_interval=interval, hyper_lr=self.hyper_lr,
             neumann_steps=self.neumann_steps, damping=self.damping,
             max_grad_norm=self.max_grad_norm,
@@ -475,15 +485,13 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                     [("valid_objective", "validation objective"),
                      (f"valid_{metric_key}", metric_name)])
         callbacks = [("loss_search", search)]
-        if control is not None:
-            callbacks.append(("control_arm", control))
-        if self.cv is None:
+        if isinstance(design, SingleSplit):
             net = self._make_net(criterion, extra_callbacks=callbacks, progress=progress)
         else:
             net = self._make_net(criterion, extra_callbacks=callbacks,
                                  progress=progress, net_class=FoldNet,
-                                 module=FoldEnsemble(self._module_init, self.cv))
-        design.fit_net(net)
+                                 module=design.make_module(self._module_init))
+        design.fit_net(net, control_loss=copy.deepcopy(criterion))
         self.selection_report_ = None
         if self.selection == "paired":
             self.selection_report_ = search.select_paired(
@@ -497,6 +505,11 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         self.loss_params_ = final.effective_params()
         self._report_search(search, warmup, metric_name, len(net.history))
         if self.refit is False:
+            if not isinstance(design, SingleSplit):  # the searched copy, as a plain network
+                module = net.module_.fold_module(self._module_init, 0)
+                search_net = net
+                net = self._make_net(final.to(self._device), module=module).initialize()
+                net.history_ = search_net.history_
             return net
         replay = self.refit != "final"
         schedule = search.loss_schedule() if replay else []

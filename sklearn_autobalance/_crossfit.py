@@ -41,10 +41,17 @@ class FoldEnsemble(nn.Module):
     stacked parameters takes the k networks' own steps, provided the loss is
     the sum of the k networks' losses.
 
-    The forward is ``torch.func.vmap`` of ``functional_call`` over the fold
-    axis, for any module built of batchable operations; a module that cannot
-    be vmapped (e.g. batch norm updating its running statistics in training)
-    runs its k copies one after the other with the same semantics.
+    The forward (``mode``) is, in order of preference:
+
+    - ``"linear"``: for the default :class:`MLP` and any ``nn.Sequential`` of
+      ``nn.Linear`` and element-wise layers (ReLU, GELU, Tanh, Dropout, ...),
+      one batched matrix product per layer (``torch.baddbmm``): the least
+      overhead per step, which is what small tabular networks pay for;
+    - ``"vmap"``: ``torch.func.vmap`` of ``functional_call`` over the fold
+      axis, for any module built of batchable operations;
+    - ``"loop"``: a module that cannot be vmapped (e.g. batch norm updating
+      its running statistics in training) runs its k copies one after the
+      other, with the same semantics.
 
     Parameters
     ----------
@@ -69,7 +76,35 @@ class FoldEnsemble(nn.Module):
         # the fold's slices. It is kept out of the registered sub-modules, so
         # that .parameters() and .to() see the stacked tensors only.
         object.__setattr__(self, "_template", copy.deepcopy(module).to("meta"))
-        self.vectorized = self._vmap_works(module)
+        self.layers_ = self._linear_layers(module)
+        if self.layers_ is not None:
+            self.mode = "linear"
+        else:
+            self.mode = "vmap" if self._vmap_works(module) else "loop"
+
+    _ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.SiLU, nn.ELU,
+                    nn.Identity, nn.Dropout)
+
+    @classmethod
+    def _linear_layers(cls, module):
+        """``[(prefix or None, layer)]`` for a stack of Linear and element-wise layers, else None."""
+        from ._network import MLP
+
+        if type(module) is MLP:
+            seq, prefix = module.layers, "layers."
+        elif type(module) is nn.Sequential:
+            seq, prefix = module, ""
+        else:
+            return None
+        out = []
+        for name, layer in seq.named_children():
+            if type(layer) is nn.Linear:
+                out.append((prefix + name, None))
+            elif type(layer) in cls._ELEMENTWISE:
+                out.append((None, layer))
+            else:
+                return None
+        return out
 
     def _stacked(self):
         params = {n: getattr(self, _key(n)) for n in self.param_names}
@@ -102,10 +137,26 @@ class FoldEnsemble(nn.Module):
             return functional_call(self._template, (p, b), (x,))
         return vmap(one, randomness="different")(params, buffers, X)
 
+    def _linear_forward(self, X):
+        for name, layer in self.layers_:
+            if name is None:
+                layer.train(self.training)
+                X = layer(X)
+                continue
+            weight = getattr(self, _key(name + ".weight"))
+            bias = getattr(self, _key(name + ".bias"), None)
+            if bias is None:
+                X = torch.bmm(X, weight.transpose(1, 2))
+            else:
+                X = torch.baddbmm(bias.unsqueeze(1), X, weight.transpose(1, 2))
+        return X
+
     def forward(self, X):
+        if self.mode == "linear":
+            return self._linear_forward(X)
         params, buffers = self._stacked()
         self._template.train(self.training)
-        if self.vectorized:
+        if self.mode == "vmap":
             return self._vmapped(params, buffers, X)
         return torch.stack([
             functional_call(self._template,
@@ -191,19 +242,41 @@ def fold_mean_loss(per_sample, weight):
 class FoldNet(TabularNet):
     """:class:`TabularNet` training a :class:`FoldEnsemble`: fold-wise batches and losses.
 
-    ``fold_rows`` (set before ``fit``) lists each network's training rows.
-    The training loss is the sum over folds of each network's mean loss, so
-    every network's gradient is its own; the recorded ``train_loss`` is that
-    sum divided by k (the mean network's loss).
+    ``fold_setup`` (set before ``fit``, a dict) holds ``"rows"``, each searched
+    network's training rows, and ``"control"``, None or a loss: then the
+    ensemble holds twice as many copies, and copy ``k + j`` (a control
+    network) trains on exactly the batches of copy ``j`` with that loss (the
+    initial loss, never searched) instead of the net's criterion. The training loss is the sum
+    over copies of each copy's mean loss, so every copy's gradient is its own;
+    the recorded ``train_loss`` is the searched copies' mean loss.
     """
 
-    fold_rows = None
+    fold_setup = None
+
+    @staticmethod
+    def batch_rows(batch):
+        return batch[0]["X"].shape[1]  # the leading axis is the fold network
 
     def get_iterator(self, dataset, training=False):
         if not training:
             return super().get_iterator(dataset, training=training)
-        return FoldBatches(dataset.X, dataset.y, self.fold_rows, self.batch_size,
+        return FoldBatches(dataset.X, dataset.y, self.fold_setup["rows"], self.batch_size,
                            generator=self.generator)
+
+    def infer(self, x, **fit_params):
+        X = x["X"]
+        if self.fold_setup["control"] is not None:
+            X = torch.cat([X, X])  # control copy k + j sees batch j
+        return self.module_(X)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        k = y_true.shape[0]
+        loss = self.loss_with(self.criterion_, y_pred[:k], y_true, X)
+        self.searched_loss_ = loss.detach() / k
+        control = self.fold_setup["control"]
+        if control is not None:
+            loss = loss + self.loss_with(control, y_pred[k:], y_true, X)
+        return loss
 
     def loss_with(self, criterion, y_pred, y_true, X=None):
         k, batch, n_classes = y_pred.shape
@@ -220,8 +293,7 @@ class FoldNet(TabularNet):
 
     def train_step(self, batch, **fit_params):
         step = super().train_step(batch, **fit_params)
-        k = self.module_.n_folds
-        return {**step, "loss": step["loss"] / k}
+        return {**step, "loss": self.searched_loss_}
 
 
 def implicit_parameter_names(module, scope):
@@ -252,7 +324,8 @@ class SingleSplit:
     param_scope : {"last", "all"}
     """
 
-    n_blocks = None
+    n_blocks = n_searched = None
+    control = False
 
     def __init__(self, train, valid, param_scope):
         self.train, self.valid, self.param_scope = train, valid, param_scope
@@ -293,56 +366,72 @@ class SingleSplit:
                                 for start in range(0, len(y), chunk)])
         finally:
             module.train(was_training)
-        return logits, y, X.get("groups")
+        return logits, y, X.get("groups"), None
 
-    def fit_net(self, net):
+    def fit_net(self, net, control_loss=None):
         net.fit(*self.train)
 
 
 class CrossFit:
-    """Validation design with k folds (``cv=k``): network ``j`` is validated on fold ``j`` only.
+    """Validation design with fold networks: network ``j`` is validated on fold ``j`` only.
+
+    ``cv=k`` gives k folds whose validation rows partition the data; the
+    single S_T / S_V split is the one-fold case. With ``control`` every
+    searched network has a control twin trained on the same batches with the
+    initial loss (:class:`FoldNet`), scored on the same validation rows.
 
     Parameters
     ----------
     data : tuple (X dict of tensors, y tensor)
         The whole data set.
     folds : list of (train_rows, valid_rows)
-        One pair per network; the validation rows partition the data.
+        One pair per searched network.
     param_scope : {"last", "all"}
     parameter_names : list of str
         Names of the wrapped module's parameters (see ``implicit_parameter_names``).
+    control : bool, default=False
     """
 
-    def __init__(self, data, folds, param_scope, parameter_names):
-        self.data, self.folds = data, folds
-        self.n_blocks = len(folds)
+    def __init__(self, data, folds, param_scope, parameter_names, control=False):
+        self.data, self.folds, self.control = data, folds, control
+        self.n_searched = len(folds)
+        self.n_blocks = self.n_searched * (2 if control else 1)
         self.param_scope, self.parameter_names = param_scope, parameter_names
         device = data[1].device
         self.device = device
         self.train_table, self.train_lengths = padded_index([f[0] for f in folds], device)
         self.valid_table, self.valid_lengths = padded_index([f[1] for f in folds], device)
-        # Where each padded validation slot goes in the pooled out-of-fold
-        # prediction (padding slots repeat a real row of the same fold).
+        # Which padded validation slots are real rows (padding repeats a row of
+        # the same fold), and where they come from in the data.
         self.valid_mask = (torch.arange(self.valid_table.shape[1], device=device)[None, :]
                            < self.valid_lengths[:, None])
         self.pooled_rows = self.valid_table[self.valid_mask]
+
+    def make_module(self, module):
+        return FoldEnsemble(module, self.n_blocks)
 
     def _gather(self, rows):
         X, y = self.data
         return {k: v[rows] for k, v in X.items()}, y[rows]
 
+    def _forward(self, module, X):
+        """The searched copies' logits (the control copies also run, on the same input)."""
+        if self.control:
+            X = torch.cat([X, X])
+        return module(X)[:self.n_searched]
+
     def hyper_losses(self, module, space, objective, train_size, valid_size, generator):
-        """Sums over folds: each network's training loss and its own fold's validation loss."""
+        """Sums over searched networks: training loss and validation loss on its own fold."""
         Xv, yv = self._gather(_sample_rows(self.valid_table, self.valid_lengths,
                                            valid_size, generator))
         Xt, yt = self._gather(_sample_rows(self.train_table, self.train_lengths,
                                            train_size, generator))
-        logits_v = module(Xv["X"])
+        logits_v = self._forward(module, Xv["X"])
         gv = Xv.get("groups")
         val_loss = sum(objective(logits_v[j], yv[j], None if gv is None else gv[j])
-                       for j in range(self.n_blocks))
+                       for j in range(self.n_searched))
         w, l, delta = space.tensors()
-        logits_t = module(Xt["X"])
+        logits_t = self._forward(module, Xt["X"])
         k, batch, n_classes = logits_t.shape
         gt = Xt.get("groups")
         per_sample = parametric_cross_entropy(
@@ -356,22 +445,31 @@ class CrossFit:
 
     @torch.no_grad()
     def validation_logits(self, module, chunk=4096):
-        """Pooled out-of-fold logits: each sample scored by the network that never trained on it."""
+        """Pooled out-of-fold logits of the searched networks (each sample scored by the
+        network that never trained on it), labels, groups, and the control networks' logits
+        (None without control)."""
         was_training = module.training
         module.eval()
         try:
             parts = []
             for start in range(0, self.valid_table.shape[1], chunk):
-                rows = self.valid_table[:, start:start + chunk]
-                parts.append(module(self.data[0]["X"][rows]))
-            logits = torch.cat(parts, dim=1)[self.valid_mask]
+                X = self.data[0]["X"][self.valid_table[:, start:start + chunk]]
+                parts.append(module(torch.cat([X, X]) if self.control else X))
+            logits = torch.cat(parts, dim=1)
         finally:
             module.train(was_training)
+        k = self.n_searched
+        searched = logits[:k][self.valid_mask]
+        control = logits[k:][self.valid_mask] if self.control else None
         X, y = self.data
         groups = X.get("groups")
-        return (logits, y[self.pooled_rows],
-                None if groups is None else groups[self.pooled_rows])
+        return (searched, y[self.pooled_rows],
+                None if groups is None else groups[self.pooled_rows], control)
 
-    def fit_net(self, net):
-        net.fold_rows = [f[0] for f in self.folds]
+    def fit_net(self, net, control_loss=None):
+        """Train ``net`` (a :class:`FoldNet`); ``control_loss`` trains the control copies."""
+        if self.control and control_loss is None:
+            raise ValueError("a design with control networks needs their loss")
+        net.fold_setup = {"rows": [f[0] for f in self.folds],
+                          "control": control_loss.to(self.device) if self.control else None}
         net.fit(*self.data)

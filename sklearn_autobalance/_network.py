@@ -154,6 +154,11 @@ class TabularNet(NeuralNet):
             criterion.reduction = reduction
         return (per_sample * weight).mean()
 
+    @staticmethod
+    def batch_rows(batch):
+        """Samples per network in ``batch`` (the history's ``*_batch_size``)."""
+        return len(batch[0]["X"])
+
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         if iterator is None:
             return
@@ -165,7 +170,7 @@ class TabularNet(NeuralNet):
             n_batches += 1
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
-            self.history.record_batch(prefix + "_batch_size", len(batch[0]["X"]))
+            self.history.record_batch(prefix + "_batch_size", self.batch_rows(batch))
             if per_batch:
                 self.history.record_batch(prefix + "_loss", step["loss"].item())
             else:

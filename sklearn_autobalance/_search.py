@@ -1,6 +1,5 @@
 """Algorithm 1 of AutoBalance: hyper-steps on the loss during training, best-alpha selection."""
 
-import copy
 
 import numpy as np
 import torch
@@ -100,41 +99,6 @@ def implicit_parameters(module, scope):
     return [p for p in owners[-1].parameters(recurse=False) if p.requires_grad]
 
 
-class ControlArm(Callback):
-    """A copy of the search network trained with the initial loss on the same batches.
-
-    It starts from the search network's initial weights and takes, after each
-    of the search network's training steps, one step of its own optimiser
-    (same class and settings) on the same batch, with the initial loss fixed.
-    At every epoch end it is the baseline the paired selection compares the
-    searched candidate with: the initial loss trained for exactly as long, so
-    that a candidate is not credited with what more epochs alone would give.
-
-    Parameters
-    ----------
-    criterion : torch.nn.Module
-        The initial loss (copied; never searched).
-    """
-
-    def __init__(self, criterion):
-        self.criterion = criterion
-
-    def on_train_begin(self, net, **kwargs):
-        self.module_ = copy.deepcopy(net.module_)
-        self.criterion_ = copy.deepcopy(self.criterion)
-        self.optimizer_ = type(net.optimizer_)(self.module_.parameters(),
-                                               **net.optimizer_.defaults)
-
-    def on_batch_end(self, net, batch=None, training=False, **kwargs):
-        if not training:
-            return
-        X, y = batch
-        self.module_.train()
-        self.optimizer_.zero_grad(set_to_none=True)
-        net.loss_with(self.criterion_, self.module_(X["X"]), y, X).backward()
-        self.optimizer_.step()
-
-
 class LossSearch(Callback):
     """skorch callback running the AutoBalance search while the net trains.
 
@@ -176,19 +140,13 @@ class LossSearch(Callback):
     watch_warmup : bool, default=False
         Also score the validation set after the warm-up's epochs (recorded in
         the history for progress output; not candidates).
-    control : ControlArm or None, default=None
-        The initial-loss network the paired selection compares with; it must
-        also be one of the net's callbacks. Its validation predictions are
-        kept beside each candidate's.
     """
 
     def __init__(self, space, objective, design, *, start_epoch, hyper_interval,
                  hyper_lr, neumann_steps, damping, max_grad_norm, hyper_batch_size,
                  generator, selection_metric=None, curvature_generator=None,
-                 selection_key="selection", patience=None, watch_warmup=False,
-                 control=None):
+                 selection_key="selection", patience=None, watch_warmup=False):
         self.space, self.objective, self.design = space, objective, design
-        self.control = control
         self.selection_metric = selection_metric
         self.selection_key, self.patience = selection_key, patience
         self.watch_warmup = watch_warmup
@@ -217,7 +175,8 @@ class LossSearch(Callback):
         self.initial_key_ = None
         # Every epoch-end candidate: its coordinates, when it was scored, and
         # its validation predictions (for the paired selection).
-        self.candidates_, self.last_predictions_ = [], None
+        self.candidates_ = []
+        self.last_predictions_ = self.last_control_predictions_ = None
         self.patience_ = None if self.patience is None else Patience(*self.patience)
         return self
 
@@ -242,15 +201,15 @@ class LossSearch(Callback):
         # it by power iteration once per epoch, not at every hyper-step.
         epoch = len(net.history) - 1
         step_size = self.step_size_ if self.step_size_epoch_ == epoch else None
-        n_blocks = self.design.n_blocks
         grads, self.step_size_ = implicit_hypergradient(
             train_loss, val_loss, params, hparams, neumann_steps=self.neumann_steps,
             step_size=step_size, damping=self.damping, return_step_size=True,
-            generator=self.curvature_generator, n_blocks=n_blocks,
+            generator=self.curvature_generator, n_blocks=self.design.n_blocks,
         )
-        if n_blocks is not None:  # the sum over fold networks -> their mean
-            grads = [g / n_blocks for g in grads]
-            val_loss = val_loss / n_blocks
+        k = self.design.n_searched
+        if k is not None:  # the sum over the searched fold networks -> their mean
+            grads = [g / k for g in grads]
+            val_loss = val_loss / k
         self.step_size_epoch_ = epoch
         for h, g in zip(hparams, grads):
             h.grad = g.detach()
@@ -272,7 +231,7 @@ class LossSearch(Callback):
             if self.watch_warmup:  # validation curve for the progress display only
                 self._record_history(net, *self.evaluate(net), improved=False)
             return
-        self.last_predictions_ = None
+        self.last_predictions_ = self.last_control_predictions_ = None
         score, selection = self.evaluate(net)
         record = {
             "epoch": epoch, "step": self.steps_, "validation_objective": score,
@@ -289,14 +248,10 @@ class LossSearch(Callback):
         if self.initial_key_ is None:
             self.initial_key_ = key  # the warm-up's end: the initial loss
         state = self.space.state()
-        control = None
-        if self.control is not None and self.last_predictions_ is not None:
-            control = self.design.validation_logits(self.control.module_)[0].argmax(dim=1)
-            control = control.to(torch.int32)
         self.candidates_.append({"epoch": epoch + 1, "step": self.steps_, "state": state,
                                  "key": key, "record": record,
                                  "predictions": self.last_predictions_,
-                                 "control_predictions": control})
+                                 "control_predictions": self.last_control_predictions_})
         improved = key < self.best_key_
         if improved:
             self.best_key_, self.best_score_, self.best_step_ = key, score, self.steps_
@@ -321,7 +276,7 @@ class LossSearch(Callback):
         if not candidates or any(c["predictions"] is None for c in candidates):
             return None
         _, y, groups = self.validation_labels_
-        with_control = all(c["control_predictions"] is not None for c in candidates)
+        with_control = all(c.get("control_predictions") is not None for c in candidates)
         rows = [c["predictions"] for c in candidates]
         if with_control:
             rows += [c["control_predictions"] for c in candidates]
@@ -379,9 +334,11 @@ class LossSearch(Callback):
 
         The predicted classes are kept in ``last_predictions_``.
         """
-        logits, y, groups = self.design.validation_logits(net.module_)
+        logits, y, groups, control = self.design.validation_logits(net.module_)
         self.validation_labels_ = (None, y, groups)
         self.last_predictions_ = logits.argmax(dim=1).to(torch.int32)
+        self.last_control_predictions_ = (None if control is None
+                                          else control.argmax(dim=1).to(torch.int32))
         score = float(self.objective(logits, y, groups))
         if self.selection_metric is None:
             return score, None
@@ -393,7 +350,7 @@ class LossSearch(Callback):
         state = self.__dict__.copy()
         for key in ("design", "objective", "selection_metric", "generator",
                     "curvature_generator", "device_generator_", "candidates_",
-                    "last_predictions_", "validation_labels_", "control"):
+                    "last_predictions_", "last_control_predictions_", "validation_labels_"):
             state[key] = None
         return state
 

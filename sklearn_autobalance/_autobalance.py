@@ -265,7 +265,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                  search="l+delta", init="la", init_params=None, validation_fraction="auto",
                  warmup_fraction=0.4, hyper_lr=0.01, hyper_interval="auto", neumann_steps=5,
                  damping=0.01, max_grad_norm=1.0, dictionary="log_prior", cluster_size="auto", implicit_params="last",
-                 hyper_batch_size=None, cv=None, selection="paired", significance=0.05,
+                 hyper_batch_size=None, hyper_step="raw", cv=None, selection="paired", significance=0.05,
                  refit=True, fairness_weight=0.9):
         super().__init__(module=module, hidden_layer_sizes=hidden_layer_sizes,
                          max_epochs=max_epochs, batch_size=batch_size, lr=lr,
@@ -288,6 +288,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         self.cluster_size = cluster_size
         self.implicit_params = implicit_params
         self.hyper_batch_size = hyper_batch_size
+        self.hyper_step = hyper_step
         self.cv = cv
         self.selection = selection
         self.significance = significance
@@ -339,6 +340,9 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             raise ValueError(
                 f"selection must be 'paired', 'error' or 'objective'; got {self.selection!r}")
         _check_float(self.significance, "significance", 0.0, 1.0, True, True)
+        if self.hyper_step not in ("raw", "normalized"):
+            raise ValueError(
+                f"hyper_step must be 'raw' or 'normalized'; got {self.hyper_step!r}")
         if self.cv is not None:
             if isinstance(self.cv, bool) or not isinstance(self.cv, (int, np.integer)):
                 raise TypeError(f"cv must be None or an int >= 2; got {self.cv!r}")
@@ -426,6 +430,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         # indexed from it, and the retraining reuses it.
         full_X, full_y = self._tensors(X, y, groups, sample_weight)
         paired = self.selection == "paired"
+        fresh_generator = self._generator.get_state()  # the retrain may start from it
         names = [n for n, _ in self._module_init.named_parameters()]
         if self.cv is None:
             train_idx, val_idx = self._split(y, groups, rng)
@@ -475,7 +480,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             selection_metric=selection_metric, curvature_generator=self._curvature_generator,
             selection_key=metric_key,
             patience=(self.n_iter_no_change, self.tol) if self.early_stopping else None,
-            watch_warmup=bool(self.verbose),
+            watch_warmup=bool(self.verbose), step_rule=self.hyper_step,
         )
         rule = {"paired": f"{metric_name}, paired against the initial loss",
                 "error": metric_name, "objective": "validation objective"}[self.selection]
@@ -502,6 +507,14 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         space.load_state(search.best_state_)
         w, l, delta = (t.detach() for t in space.tensors())
         final = ParametricCrossEntropy(counts, w=w, l=l, delta=delta, delta_scale=space.delta_scale)
+        kept_initial = paired and self.selection_report_ is not None and (
+            not self.selection_report_["moved"])
+        if kept_initial:
+            # The fit search=None would make: the initial loss from all the
+            # data's counts, and the batch order it would draw.
+            init = make_loss(self.init, self.class_counts_, self.init_params)
+            final = ParametricCrossEntropy(self.class_counts_, w=init.w, l=init.l,
+                                           delta=init.delta, delta_scale=init.delta_scale)
         self.loss_params_ = final.effective_params()
         self._report_search(search, warmup, metric_name, len(net.history))
         if self.refit is False:
@@ -511,9 +524,14 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                 net = self._make_net(final.to(self._device), module=module).initialize()
                 net.history_ = search_net.history_
             return net
-        replay = self.refit != "final"
+        replay = self.refit != "final" and not kept_initial
         schedule = search.loss_schedule() if replay else []
-        epochs = self.best_epoch_ if self.early_stopping else self.max_epochs
+        if paired and not kept_initial:
+            # The kept candidate beat the initial loss trained for the whole
+            # run as it was scored: after best_epoch_ epochs.
+            epochs = self.best_epoch_
+        else:
+            epochs = self.best_epoch_ if self.early_stopping else self.max_epochs
         self._say(f"retrain: the kept loss on all {len(y)} samples for {epochs} epochs"
                   + (f", following the search's loss for the first {len(schedule)}"
                      if replay else "")
@@ -522,6 +540,8 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         # Free the search network and the S_T / S_V tensors before the full
         # copy is made, so that the two phases' memory does not add up.
         del net, search, space, design
+        if paired:
+            self._generator.set_state(fresh_generator)
         callbacks = [("loss_schedule", LossSchedule(schedule))] if replay else []
         return self._make_net(final.to(self._device), max_epochs=epochs,
                               extra_callbacks=callbacks,
@@ -586,7 +606,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         if report is not None:
             b = report["best"]
             best = search.candidates_[b]
-            against = ("the initial loss trained as long (control network)"
+            against = ("the initial loss trained for the whole run (control network)"
                        if report["baseline_errors"] is not None else "the initial loss")
             verdict = "beats" if report["moved"] else "does not beat"
             if not np.isfinite(report["threshold"]):

@@ -140,13 +140,19 @@ class LossSearch(Callback):
     watch_warmup : bool, default=False
         Also score the validation set after the warm-up's epochs (recorded in
         the history for progress output; not candidates).
+    step_rule : {"raw", "normalized"}, default="raw"
+        "raw": SGD with momentum on the (clipped) hyper-gradient;
+        "normalized": the hyper-gradient divided by a running RMS of its
+        norm first, so that ``hyper_lr`` is a step length.
     """
 
     def __init__(self, space, objective, design, *, start_epoch, hyper_interval,
                  hyper_lr, neumann_steps, damping, max_grad_norm, hyper_batch_size,
                  generator, selection_metric=None, curvature_generator=None,
-                 selection_key="selection", patience=None, watch_warmup=False):
+                 selection_key="selection", patience=None, watch_warmup=False,
+                 step_rule="raw"):
         self.space, self.objective, self.design = space, objective, design
+        self.step_rule = step_rule
         self.selection_metric = selection_metric
         self.selection_key, self.patience = selection_key, patience
         self.watch_warmup = watch_warmup
@@ -162,6 +168,7 @@ class LossSearch(Callback):
         self.optimizer_ = torch.optim.SGD(
             list(self.space.hparams.values()), lr=self.hyper_lr, momentum=0.9)
         self.steps_, self.records_ = 0, []
+        self.grad_rms_sq_ = None
         # Hyper-batches are drawn on the data's device (no host round trip per
         # hyper-step), from a generator seeded by the estimator's.
         seed = int(torch.randint(2**62, (1,), generator=self.generator))
@@ -213,6 +220,18 @@ class LossSearch(Callback):
         self.step_size_epoch_ = epoch
         for h, g in zip(hparams, grads):
             h.grad = g.detach()
+        if self.step_rule == "normalized":
+            # Divide by a running RMS of the hyper-gradient's norm: the step
+            # is then ``hyper_lr`` in coordinate units whatever the scale of
+            # the gradient (which shrinks by orders of magnitude once the
+            # network fits its training data), while the momentum still
+            # averages the direction over steps.
+            norm_sq = sum((g.detach() ** 2).sum() for g in grads)
+            self.grad_rms_sq_ = norm_sq if self.grad_rms_sq_ is None else (
+                0.9 * self.grad_rms_sq_ + 0.1 * norm_sq)
+            scale = 1.0 / (self.grad_rms_sq_.sqrt() + 1e-12)
+            for h in hparams:
+                h.grad = h.grad * scale
         torch.nn.utils.clip_grad_norm_(hparams, self.max_grad_norm)
         self.optimizer_.step()
         self.optimizer_.zero_grad(set_to_none=True)
@@ -286,7 +305,13 @@ class LossSearch(Callback):
             name=name, n_groups=n_groups, fairness_weight=fairness_weight, n_boot=n_boot,
             random_state=random_state)
         n = len(candidates)
-        baseline = (full[n:], replicates[n:]) if with_control else None
+        baseline = None
+        if with_control:
+            # What keeping the initial loss gives: the control network at the
+            # end of the run (the initial loss trained for every epoch).
+            baseline = (np.full(n, full[-1]), np.broadcast_to(replicates[-1:],
+                                                             replicates[n:].shape))
+        control_errors = full[n:] if with_control else None
         full, replicates = full[:n], replicates[:n]
         distances = np.array([
             float(torch.sqrt(sum((v.float() ** 2).sum() for v in c["state"].values())))
@@ -300,8 +325,8 @@ class LossSearch(Callback):
         for i, c in enumerate(candidates):
             c["record"]["paired_gain"] = float(report["gain"][i])
             c["record"]["paired_se"] = float(report["se"][i])
-            if baseline is not None:
-                c["record"]["control_selection"] = float(baseline[0][i])
+            if control_errors is not None:  # the control network at this epoch
+                c["record"]["control_selection"] = float(control_errors[i])
             c["record"]["kept"] = i == index
         report = {**report, "index": index, "errors": full,
                   "baseline_errors": None if baseline is None else baseline[0]}

@@ -389,7 +389,7 @@ def test_each_search_space(data, search):
     X, y = data
     # Big steps and no selection by validation (the last state is always the
     # best here only if the objective improves, so look at the search history).
-    clf = _fast(search=search, hyper_lr=0.5, max_epochs=4).fit(X, y)
+    clf = _fast(search=search, hyper_lr=0.5, max_epochs=4, selection="error").fit(X, y)
     assert clf.predict(X).shape == y.shape
     history = clf.search_history_
     assert any(r["scope"] == "batch" for r in history)

@@ -82,11 +82,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common  # noqa: E402
 
-VARIANTS = ["skorch", "fixed", "autobalance", "torch_loop"]
+VARIANTS = ["skorch", "fixed", "autobalance", "ab_split", "ab_cv3", "ab_cv5", "ab_previous",
+            "torch_loop"]
+DEFAULT_VARIANTS = ["skorch", "fixed", "autobalance", "torch_loop"]
 LABELS = {
     "skorch": "(a) skorch NeuralNetClassifier, CE",
     "fixed": "(b) AutoBalanceClassifier(search=None, init='ce')",
     "autobalance": "(c) AutoBalanceClassifier() default search",
+    "ab_split": "(c1) AutoBalanceClassifier(cv=None): one split + control twin",
+    "ab_cv3": "(c3) AutoBalanceClassifier(cv=3): 3 fold networks + 3 control twins",
+    "ab_cv5": "(c5) AutoBalanceClassifier(cv=5): 5 fold networks + 5 control twins",
+    "ab_previous": "(c0) AutoBalanceClassifier(cv=None, selection='error'): the previous default",
     "torch_loop": "(r) hand-written torch loop (reference)",
     "baseline": "baseline: imports + data, no fit",
 }
@@ -132,6 +138,11 @@ def make_estimator(variant, args, n_features, n_classes, epochs, seed=0):
                                      random_state=seed, **common)
     if variant == "autobalance":
         return AutoBalanceClassifier(hidden_layer_sizes=hidden, random_state=seed, **common)
+    searched = {"ab_split": dict(cv=None), "ab_cv3": dict(cv=3), "ab_cv5": dict(cv=5),
+                "ab_previous": dict(cv=None, selection="error")}
+    if variant in searched:
+        return AutoBalanceClassifier(hidden_layer_sizes=hidden, random_state=seed,
+                                     **searched[variant], **common)
     if variant == "torch_loop":
         return TorchLoop(n_features, n_classes, hidden, seed=seed, **common)
     raise ValueError(variant)
@@ -463,7 +474,7 @@ def parse_args(argv=None):
                    help="one timing round per seed (data and weights seeded by it); the "
                         "median is over all rounds")
     p.add_argument("--repeats", type=int, default=1, help="timing rounds per seed")
-    p.add_argument("--variants", nargs="+", default=VARIANTS, choices=VARIANTS,
+    p.add_argument("--variants", nargs="+", default=DEFAULT_VARIANTS, choices=VARIANTS,
                    help="timed variants ('skorch' is always included: it is the reference)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1,

@@ -11,7 +11,7 @@ from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
 from ._base import BaseNeuralClassifier, _check_float, _check_int, as_python
 from ._clusters import frequency_clusters
-from ._crossfit import CrossFit, FoldNet, SingleSplit
+from ._crossfit import CrossFit, FoldAverage, FoldNet, SingleSplit
 from ._early_stopping import ValidationEarlyStopping
 from ._search import SEARCH_SPACES, LossSchedule, LossSearch, LossSearchSpace
 from .losses._objectives import CLASS_OBJECTIVES, GROUP_OBJECTIVES, make_objective
@@ -265,7 +265,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                  search="l+delta", init="la", init_params=None, validation_fraction="auto",
                  warmup_fraction=0.4, hyper_lr=0.01, hyper_interval="auto", neumann_steps=5,
                  damping=0.01, max_grad_norm=1.0, dictionary="log_prior", cluster_size="auto", implicit_params="last",
-                 hyper_batch_size=None, hyper_step="raw", cv=None, selection="paired", significance=0.05,
+                 hyper_batch_size=None, hyper_step="raw", cv=3, selection="paired", significance=0.05,
                  refit=True, fairness_weight=0.9):
         super().__init__(module=module, hidden_layer_sizes=hidden_layer_sizes,
                          max_epochs=max_epochs, batch_size=batch_size, lr=lr,
@@ -332,10 +332,6 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         if not (isinstance(self.refit, bool) or self.refit in ("schedule", "final")):
             raise ValueError(
                 f"refit must be True, False, 'schedule' or 'final'; got {self.refit!r}")
-        if self.cv is not None and self.refit is False:
-            raise ValueError(
-                "refit=False keeps the search network, but with cv the search trains one "
-                "network per fold; use cv=None with refit=False, or refit=True")
         if self.selection not in ("paired", "error", "objective"):
             raise ValueError(
                 f"selection must be 'paired', 'error' or 'objective'; got {self.selection!r}")
@@ -518,8 +514,12 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         self.loss_params_ = final.effective_params()
         self._report_search(search, warmup, metric_name, len(net.history))
         if self.refit is False:
-            if not isinstance(design, SingleSplit):  # the searched copy, as a plain network
-                module = net.module_.fold_module(self._module_init, 0)
+            if not isinstance(design, SingleSplit):
+                # The searched copy as a plain network; with cv, the mean of the
+                # fold networks' logits.
+                module = (net.module_.fold_module(self._module_init, 0)
+                          if design.n_searched == 1 else
+                          FoldAverage(net.module_, design.n_searched))
                 search_net = net
                 net = self._make_net(final.to(self._device), module=module).initialize()
                 net.history_ = search_net.history_

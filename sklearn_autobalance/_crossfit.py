@@ -178,6 +178,23 @@ class FoldEnsemble(nn.Module):
         return [getattr(self, _key(n)) for n in names]
 
 
+class FoldAverage(nn.Module):
+    """The mean logits of the first ``n_searched`` copies of a :class:`FoldEnsemble`.
+
+    ``refit=False`` with cross-fitting keeps the searched fold networks
+    themselves as the model (each trained on (k-1)/k of the data): their
+    logits are averaged, as a cross-validation bag.
+    """
+
+    def __init__(self, ensemble, n_searched):
+        super().__init__()
+        self.ensemble, self.n_searched = ensemble, n_searched
+
+    def forward(self, X):
+        n = self.ensemble.n_folds
+        return self.ensemble(X.unsqueeze(0).expand(n, *X.shape))[:self.n_searched].mean(0)
+
+
 def padded_index(rows_per_fold, device):
     """``(k, max_len)`` long tensor of each fold's rows, padded with its own first rows, and the lengths."""
     lengths = [len(r) for r in rows_per_fold]

@@ -106,7 +106,7 @@ def bootstrap_errors(predictions, y, groups=None, *, name="balanced", n_groups=N
         return np.array(out)
 
     full = metric(np.ones((1, n)))[:, 0]
-    chunk = max(1, int(4e6 // max(n, 1)))
+    chunk = max(1, int(1e6 // max(n, 1)))  # replicates at a time: ~8 MB per weight array
     replicates = []
     for start in range(0, n_boot, chunk):
         size = min(chunk, n_boot - start)

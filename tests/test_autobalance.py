@@ -299,12 +299,12 @@ def test_fixed_la_loss_params(data):
 
 def test_refit_false_keeps_search_net(data):
     X, y = data
-    clf = _fast(refit=False).fit(X, y)
+    clf = _fast(refit=False, cv=None).fit(X, y)
     assert clf.predict(X).shape == y.shape
     # The search net trained on S_T only (80% of the data).
     n_seen = sum(b["train_batch_size"] for b in clf.net_.history[-1]["batches"])
     assert n_seen == len(y) - int(np.ceil(0.2 * len(y)))
-    refit = _fast(refit=True).fit(X, y)
+    refit = _fast(refit=True, cv=None).fit(X, y)
     n_seen = sum(b["train_batch_size"] for b in refit.net_.history[-1]["batches"])
     assert n_seen == len(y)
     # Same search (same seed), so the same learned loss.

@@ -307,8 +307,6 @@ def test_cv_parameter_is_checked():
         AutoBalanceClassifier(cv=2.5).fit(X, y)
     with pytest.raises(ValueError, match="cv must be None or an int >= 2"):
         AutoBalanceClassifier(cv=1).fit(X, y)
-    with pytest.raises(ValueError, match="refit=False"):
-        AutoBalanceClassifier(cv=3, refit=False).fit(X, y)
     y_rare = np.r_[[0] * 39, [1]]
     with pytest.raises(ValueError, match="class 1 has 1 sample"):
         AutoBalanceClassifier(cv=3, max_epochs=2).fit(X, y_rare)
@@ -324,3 +322,20 @@ def test_fit_with_groups_and_sample_weight_under_cv():
     clf.fit(X, y, sensitive_features=g, sample_weight=rng.rand(160) + 0.5)
     assert clf.loss_params_["l"].shape == (2, 2)
     assert clf.predict(X).shape == (160,)
+
+
+def test_refit_false_with_cv_averages_the_fold_networks():
+    rng = np.random.RandomState(0)
+    X = rng.randn(120, 4)
+    y = (X[:, 0] > 0.3).astype(int)
+    clf = AutoBalanceClassifier(hidden_layer_sizes=(8,), max_epochs=3, batch_size=32, cv=3,
+                                refit=False, random_state=0).fit(X, y)
+    module = clf.net_.module_
+    assert isinstance(module, _crossfit.FoldAverage)
+    Xt = torch.tensor(X, dtype=torch.float32)
+    copies = [module.ensemble.fold_module(MLP(4, 2, (8,)), j).eval() for j in range(3)]
+    with torch.no_grad():
+        mean = torch.stack([c(Xt) for c in copies]).mean(0)
+    np.testing.assert_allclose(clf.net_.forward({"X": Xt}).numpy(), mean.numpy(), rtol=1e-5,
+                               atol=1e-6)
+    assert clf.predict(X).shape == (120,)

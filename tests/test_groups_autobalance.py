@@ -185,7 +185,7 @@ def test_search_refuses_non_parametric_group_inits():
 @pytest.mark.parametrize("groups, n_val", [(False, 48), (True, 120)])
 def test_validation_fraction_auto(capsys, groups, n_val):
     X, y, g = _data()
-    clf = AutoBalanceClassifier(verbose=1, **dict(FAST, max_epochs=1))
+    clf = AutoBalanceClassifier(verbose=1, cv=None, **dict(FAST, max_epochs=1))
     assert clf.validation_fraction == "auto"
     clf.fit(X, y, sensitive_features=g if groups else None)
     assert f"/ {n_val} validation samples" in capsys.readouterr().out

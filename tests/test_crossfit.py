@@ -339,3 +339,24 @@ def test_refit_false_with_cv_averages_the_fold_networks():
     np.testing.assert_allclose(clf.net_.forward({"X": Xt}).numpy(), mean.numpy(), rtol=1e-5,
                                atol=1e-6)
     assert clf.predict(X).shape == (120,)
+
+
+CUDA = torch.cuda.is_available()
+
+
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
+def test_cuda_fold_ensemble_and_cross_fitted_fit():
+    torch.manual_seed(0)
+    copies = _separate(MLP(5, 3, (7,)), 3)
+    ens = _ensemble_of(copies).cuda()
+    X = torch.randn(3, 8, 5)
+    out = ens(X.cuda()).cpu()
+    for j, c in enumerate(copies):
+        torch.testing.assert_close(out[j], c(X[j]), rtol=1e-4, atol=1e-5)
+    rng = np.random.RandomState(0)
+    Xn = rng.randn(200, 5)
+    y = (Xn[:, 0] > 0.5).astype(int)
+    clf = AutoBalanceClassifier(hidden_layer_sizes=(8,), max_epochs=4, batch_size=32, cv=3,
+                                device="cuda", random_state=0).fit(Xn, y)
+    assert next(clf.net_.module_.parameters()).is_cuda
+    assert clf.selection_report_ is not None and clf.predict(Xn).shape == (200,)

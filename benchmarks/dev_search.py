@@ -1,0 +1,138 @@
+"""Development study for the AutoBalance search defaults (DEV data only; never the reported sets).
+
+What is measured
+----------------
+For each development set, seed and configuration: the test balanced error
+in percent (``100 * (1 - balanced_accuracy_score)``), the training balanced
+error (does the default MLP interpolate?), and with ``selection="paired"``
+what the paired selection saw on the validation samples: whether it moved,
+the best candidate's gain over the control network and its paired SE, the
+max-t threshold. Defaults are chosen on the validation figures; the test
+column shows whether the rule's decisions paid.
+
+Development sets (disjoint from ``bench_search.py``'s):
+
+- ``hd``: ``make_classification(6000, 256, n_informative=40, n_classes=10,
+  n_clusters_per_class=1, class_sep=2.0, random_state=2000 + seed)``, 40%
+  stratified test split, train made long-tailed with ratio 50; the default
+  MLP fits its training set exactly (training balanced error 0.0).
+- ``syn10``: ``make_classification(6000, 20, n_informative=16, n_classes=10,
+  n_clusters_per_class=2, class_sep=2.0, flip_y=0.01, random_state=1000 + seed)``,
+  same split and ratio.
+- ``olive``, ``flare``, ``portal_rodents``: ``_real_data.DEV_SETS``, stratified
+  70/30 split.
+
+``--noise N``: the false-move rate instead. Labels independent of X
+(600 x 8 standard normal features, 4 classes with priors 0.5/0.25/0.15/0.1),
+N seeds, the configurations given; prints how often each moved away from the
+initial loss.
+
+Examples
+--------
+::
+
+    python benchmarks/dev_search.py --sets hd flare syn10 olive --seeds 0 1 2 \\
+        --configs '{"la": {"search": null}, "default": {}, "error": {"selection": "error"}}'
+    python benchmarks/dev_search.py --noise 40 --configs '{"default": {}, "split": {"cv": null}}'
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _real_data  # noqa: E402
+
+
+def make(name, seed):
+    from sklearn.datasets import make_classification
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_autobalance.datasets import make_long_tailed
+
+    if name in ("hd", "syn10"):
+        if name == "syn10":
+            X, y = make_classification(6000, 20, n_informative=16, n_classes=10,
+                                       n_clusters_per_class=2, class_sep=2.0, flip_y=0.01,
+                                       random_state=1000 + seed)
+        else:
+            X, y = make_classification(6000, 256, n_informative=40, n_classes=10,
+                                       n_clusters_per_class=1, class_sep=2.0, flip_y=0.0,
+                                       random_state=2000 + seed)
+        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.4, stratify=y,
+                                              random_state=seed)
+        Xtr, ytr = make_long_tailed(Xtr, ytr, imbalance_ratio=50, random_state=seed)[:2]
+    else:
+        if name not in _real_data.DEV_SETS:
+            raise SystemExit(f"{name!r} is not a development set ({_real_data.DEV_SETS})")
+        X, y, _ = _real_data.load(name)
+        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, stratify=y,
+                                              random_state=seed)
+    scaler = StandardScaler().fit(Xtr)
+    return scaler.transform(Xtr), ytr, scaler.transform(Xte), yte
+
+
+def moved_away(clf):
+    """Whether the kept loss is a searched one (any selection rule)."""
+    if clf.selection_report_ is not None:
+        return bool(clf.selection_report_["moved"])
+    warmup = max(1, int(round(clf.warmup_fraction * clf.max_epochs)))
+    return clf.best_epoch_ > warmup
+
+
+def describe(clf):
+    r = getattr(clf, "selection_report_", None)
+    if r is None:
+        return ""
+    b, i = r["best"], r["index"]
+    return (f"moved={int(r['moved'])} kept_epoch={clf.best_epoch_} "
+            f"best_gain={r['gain'][b]:+.4f} se={r['se'][b]:.4f} threshold={r['threshold']:.2f}"
+            f" kept_gain={r['gain'][i]:+.4f}")
+
+
+def main(argv=None):
+    from sklearn.metrics import balanced_accuracy_score
+
+    from sklearn_autobalance import AutoBalanceClassifier
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sets", nargs="+", default=["hd", "flare", "syn10", "olive"])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--configs", default='{"la": {"search": null}, "default": {}}',
+                   help="JSON: label -> AutoBalanceClassifier keyword arguments")
+    p.add_argument("--noise", type=int, default=0, help="false-move study with N seeds")
+    args = p.parse_args(argv)
+    configs = json.loads(args.configs)
+    print(f"# {' '.join(sys.argv)}  ({time.strftime('%Y-%m-%d %H:%M')})", flush=True)
+    if args.noise:
+        for label, kw in configs.items():
+            moved = 0
+            for seed in range(args.noise):
+                rng = np.random.RandomState(seed)
+                X = rng.randn(600, 8)
+                y = rng.choice(4, size=600, p=[0.5, 0.25, 0.15, 0.1])
+                clf = AutoBalanceClassifier(random_state=seed, **kw).fit(X, y)
+                moved += moved_away(clf)
+            print(f"noise {label}: moved in {moved} of {args.noise} seeds", flush=True)
+        return
+    for name in args.sets:
+        for seed in args.seeds:
+            Xtr, ytr, Xte, yte = make(name, seed)
+            for label, kw in configs.items():
+                t = time.perf_counter()
+                clf = AutoBalanceClassifier(random_state=seed, **kw).fit(Xtr, ytr)
+                fit_s = time.perf_counter() - t
+                test = 100 * (1 - balanced_accuracy_score(yte, clf.predict(Xte)))
+                train = 100 * (1 - balanced_accuracy_score(ytr, clf.predict(Xtr)))
+                print(f"{name} s{seed} {label:10s} test_BE {test:6.2f} train_BE {train:5.1f} "
+                      f"fit {fit_s:5.1f}s {describe(clf)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -399,23 +399,32 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             return 0.2 if groups is None else 0.5
         return self.validation_fraction
 
-    def _split(self, y, groups, rng):
-        """Stratified S_T / S_V split on the label, or on (label, group)."""
+    def _strata(self, y, groups, why):
+        """Stratum of each sample (label, or (label, group)) and the distinct strata.
+
+        Every stratum needs 2 samples, so that it lands on both sides of a
+        split; ``why`` names the split in the error.
+        """
         n_groups = 1 if groups is None else len(self.groups_)
         strata = y * n_groups + (0 if groups is None else groups)
         values, counts = np.unique(strata, return_counts=True)
-        fraction = self._validation_fraction(groups)
-        n_val = math.ceil(fraction * len(y))
         for value, count in zip(values, counts):
             if count < 2:
                 k, g = divmod(int(value), n_groups)
                 what = f"class {as_python(self.classes_[k])!r}" + (
                     "" if groups is None else f" in group {as_python(self.groups_[g])!r}")
                 raise ValueError(
-                    f"{what} has {count} sample(s): the stratified validation split "
-                    f"(validation_fraction={fraction}) needs at least 2 of each "
-                    "so that it appears on both sides; gather more samples or use search=None"
-                )
+                    f"{what} has {count} sample(s): {why} needs at least 2 of each; "
+                    "gather more samples or use search=None")
+        return strata, values
+
+    def _split(self, y, groups, rng):
+        """Stratified S_T / S_V split on the label, or on (label, group)."""
+        fraction = self._validation_fraction(groups)
+        strata, values = self._strata(
+            y, groups, f"the stratified validation split (validation_fraction={fraction}), "
+            "so that it appears on both sides,")
+        n_val = math.ceil(fraction * len(y))
         if n_val < len(values) or len(y) - n_val < len(values):
             raise ValueError(
                 f"{len(y)} samples are too few for a stratified split over {len(values)} "
@@ -427,20 +436,10 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
 
     def _folds(self, y, groups, rng):
         """``cv`` stratified folds on the label, or on (label, group): (train, valid) rows."""
-        n_groups = 1 if groups is None else len(self.groups_)
-        strata = y * n_groups + (0 if groups is None else groups)
-        values, counts = np.unique(strata, return_counts=True)
         if len(y) < 2 * self.cv:
             raise ValueError(f"{len(y)} samples are too few for cv={self.cv} folds")
-        for value, count in zip(values, counts):
-            if count < 2:
-                k, g = divmod(int(value), n_groups)
-                what = f"class {as_python(self.classes_[k])!r}" + (
-                    "" if groups is None else f" in group {as_python(self.groups_[g])!r}")
-                raise ValueError(
-                    f"{what} has {count} sample(s): cross-fitting (cv={self.cv}) needs at "
-                    "least 2 of each, so that every fold network trains on it; gather more "
-                    "samples or use search=None")
+        strata, _ = self._strata(
+            y, groups, f"cross-fitting (cv={self.cv}), so that every fold network trains on it,")
         splitter = StratifiedKFold(n_splits=self.cv, shuffle=True,
                                    random_state=rng.randint(np.iinfo(np.int32).max))
         with warnings.catch_warnings():

@@ -57,6 +57,8 @@ epochs, batch size and learning rate unless ``--hidden`` / ``--max-epochs`` /
   previous default);
 - ``ab_default``: ``AutoBalanceClassifier()`` (the current default);
 - ``ab_cv3``, ``ab_cv5``: ``AutoBalanceClassifier(cv=3)`` / ``(cv=5)``.
+- ``ab_soft``: ``AutoBalanceClassifier(selection="paired_soft")``: the paired test on each
+  sample's expected 0-1 error ``1 - p(y | x)`` instead of its 0-1 error.
 
 All fits run sequentially in this process. Every (set, seed, row) is appended
 to the JSON file as soon as it finishes, so an interrupted run keeps its work;
@@ -107,7 +109,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
 FIXED_ROWS = ["ce", "balanced", "la", "cdt", "vs", "ldam_drw"]
-AB_ROWS = ["ab_today", "ab_default", "ab_cv3", "ab_cv5"]
+AB_ROWS = ["ab_today", "ab_default", "ab_cv3", "ab_cv5", "ab_soft"]
 ALL_ROWS = FIXED_ROWS + ["la_tau_grid"] + AB_ROWS
 ALL_SETS = ["digits", "synthetic20", "gmm384", "abalone", "yeast", "page_blocks", "kr_vs_k"]
 QUICK_SETS = ["digits", "yeast"]
@@ -127,12 +129,14 @@ ROW_LABELS = {
     "ab_default": "AutoBalance, defaults",
     "ab_cv3": "AutoBalance cv=3",
     "ab_cv5": "AutoBalance cv=5",
+    "ab_soft": "AutoBalance selection='paired_soft' (expected error)",
 }
 AB_KWARGS = {
     "ab_today": {"cv": None, "selection": "error"},
     "ab_default": {},
     "ab_cv3": {"cv": 3},
     "ab_cv5": {"cv": 5},
+    "ab_soft": {"selection": "paired_soft"},
 }
 NETWORK_KEYS = ["hidden", "max_epochs", "batch_size", "lr", "device"]
 
@@ -423,7 +427,8 @@ def to_markdown(payload):
 
     # 2. paired comparisons
     pairs = [("ab_default", "la"), ("ab_default", "la_tau_grid"), ("ab_default", "ab_today"),
-             ("ab_cv3", "la"), ("ab_cv5", "la")]
+             ("ab_cv3", "la"), ("ab_cv5", "la"), ("ab_soft", "la"),
+             ("ab_soft", "la_tau_grid"), ("ab_soft", "ab_today")]
     pair_rows = []
     for a_, b_ in pairs:
         cells = []

@@ -19,6 +19,8 @@ from .losses._parametric import ParametricCrossEntropy
 from .losses._registry import GROUP_LOSSES, LOSSES, PARAMETRIC_LOSSES, make_loss
 
 
+SELECTIONS = ("paired", "paired_soft", "error", "objective")
+
 # What the 0-1 selection metric of each objective is, for messages and history keys.
 SELECTION_METRICS = {
     "balanced": ("balanced_error", "validation balanced error"),
@@ -380,9 +382,8 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         if not (isinstance(self.refit, bool) or self.refit in ("schedule", "final")):
             raise ValueError(
                 f"refit must be True, False, 'schedule' or 'final'; got {self.refit!r}")
-        if self.selection not in ("paired", "error", "objective"):
-            raise ValueError(
-                f"selection must be 'paired', 'error' or 'objective'; got {self.selection!r}")
+        if self.selection not in SELECTIONS:
+            raise ValueError(f"selection must be one of {SELECTIONS}; got {self.selection!r}")
         _check_float(self.significance, "significance", 0.0, 1.0, True, True)
         if self.hyper_step not in ("raw", "normalized"):
             raise ValueError(
@@ -472,7 +473,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         # One float32 copy of the data on the device; the search's samples are
         # indexed from it, and the retraining reuses it.
         full_X, full_y = self._tensors(X, y, groups, sample_weight)
-        paired = self.selection == "paired"
+        paired = self.selection in ("paired", "paired_soft")
         fresh_generator = self._generator.get_state()  # the retrain may start from it
         names = [n for n, _ in self._module_init.named_parameters()]
         if self.cv is None:
@@ -524,8 +525,11 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             selection_key=metric_key,
             patience=(self.n_iter_no_change, self.tol) if self.early_stopping else None,
             watch_warmup=bool(self.verbose), step_rule=self.hyper_step,
+            soft_selection=self.selection == "paired_soft",
         )
         rule = {"paired": f"{metric_name}, paired against the initial loss",
+                "paired_soft": (f"{metric_name} of the predicted probabilities, paired "
+                                "against the initial loss"),
                 "error": metric_name, "objective": "validation objective"}[self.selection]
         self._say(f"search: {where}; warm-up {warmup} epoch(s), then hyper-steps every "
                   f"{interval} steps; the loss is chosen by {rule}")
@@ -541,7 +545,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                                  module=design.make_module(self._module_init))
         design.fit_net(net, control_loss=copy.deepcopy(criterion))
         self.selection_report_ = None
-        if self.selection == "paired":
+        if paired:
             self.selection_report_ = search.select_paired(
                 self.objective, n_groups=n_groups, fairness_weight=self.fairness_weight,
                 significance=self.significance, random_state=rng.randint(np.iinfo(np.int32).max))

@@ -138,13 +138,15 @@ class FoldEnsemble(nn.Module):
         return vmap(one, randomness="different")(params, buffers, X)
 
     def _linear_forward(self, X):
+        m = X.shape[0]
         for name, layer in self.layers_:
             if name is None:
                 layer.train(self.training)
                 X = layer(X)
                 continue
-            weight = getattr(self, _key(name + ".weight"))
+            weight = getattr(self, _key(name + ".weight"))[:m]
             bias = getattr(self, _key(name + ".bias"), None)
+            bias = None if bias is None else bias[:m]
             if bias is None:
                 X = torch.bmm(X, weight.transpose(1, 2))
             else:
@@ -152,18 +154,33 @@ class FoldEnsemble(nn.Module):
         return X
 
     def forward(self, X):
+        """Logits of copies ``0 .. X.shape[0] - 1``: a shorter fold axis runs only the first copies."""
         if self.mode == "linear":
             return self._linear_forward(X)
+        m = X.shape[0]
         params, buffers = self._stacked()
         self._template.train(self.training)
         if self.mode == "vmap":
+            if m < self.n_folds:
+                params = {n: p[:m] for n, p in params.items()}
+                buffers = {n: b[:m] for n, b in buffers.items()}
             return self._vmapped(params, buffers, X)
         return torch.stack([
             functional_call(self._template,
                             ({n: p[j] for n, p in params.items()},
                              {n: b[j] for n, b in buffers.items()}), (X[j],))
-            for j in range(self.n_folds)
+            for j in range(m)
         ])
+
+    @torch.no_grad()
+    def copy_blocks(self, source, target, optimizer=None):
+        """Copy ``source`` copies' weights, buffers and optimiser state onto ``target`` copies."""
+        for tensor in list(self.parameters()) + list(self.buffers()):
+            tensor[target] = tensor[source]
+            state = {} if optimizer is None else optimizer.state.get(tensor, {})
+            for value in state.values():
+                if torch.is_tensor(value) and value.shape == tensor.shape:
+                    value[target] = value[source]
 
     def fold_module(self, module, j):
         """Copy ``j`` as a plain module shaped like ``module`` (a deep copy is filled)."""
@@ -282,17 +299,32 @@ class FoldNet(TabularNet):
 
     def infer(self, x, **fit_params):
         X = x["X"]
-        if self.fold_setup["control"] is not None:
+        if self._controls_training():
             X = torch.cat([X, X])  # control copy k + j sees batch j
         return self.module_(X)
+
+    def _controls_training(self):
+        setup = self.fold_setup
+        return setup["control"] is not None and setup.get("controls_active", True)
+
+    def activate_controls(self):
+        """Start training the control copies, from the searched copies' current state.
+
+        Until the search's first hyper-step the loss is the initial one, so a
+        control copy would be identical to its searched twin: it is not trained
+        through the warm-up but copied at its end (weights, buffers, optimiser
+        state), which saves the controls' cost of the warm-up epochs.
+        """
+        k = len(self.fold_setup["rows"])
+        self.module_.copy_blocks(slice(0, k), slice(k, 2 * k), self.optimizer_)
+        self.fold_setup["controls_active"] = True
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         k = y_true.shape[0]
         loss = self.loss_with(self.criterion_, y_pred[:k], y_true, X)
         self.searched_loss_ = loss.detach() / k
-        control = self.fold_setup["control"]
-        if control is not None:
-            loss = loss + self.loss_with(control, y_pred[k:], y_true, X)
+        if self._controls_training():
+            loss = loss + self.loss_with(self.fold_setup["control"], y_pred[k:], y_true, X)
         return loss
 
     def loss_with(self, criterion, y_pred, y_true, X=None):
@@ -387,6 +419,9 @@ class SingleSplit:
 
     def fit_net(self, net, control_loss=None):
         net.fit(*self.train)
+
+    def start_controls(self, net):
+        pass
 
 
 class CrossFit:
@@ -483,10 +518,16 @@ class CrossFit:
         return (searched, y[self.pooled_rows],
                 None if groups is None else groups[self.pooled_rows], control)
 
+    def start_controls(self, net):
+        """The warm-up's end: the control copies start from the searched ones."""
+        if self.control:
+            net.activate_controls()
+
     def fit_net(self, net, control_loss=None):
         """Train ``net`` (a :class:`FoldNet`); ``control_loss`` trains the control copies."""
         if self.control and control_loss is None:
             raise ValueError("a design with control networks needs their loss")
         net.fold_setup = {"rows": [f[0] for f in self.folds],
-                          "control": control_loss.to(self.device) if self.control else None}
+                          "control": control_loss.to(self.device) if self.control else None,
+                          "controls_active": False}
         net.fit(*self.data)

@@ -140,6 +140,9 @@ class LossSearch(Callback):
     watch_warmup : bool, default=False
         Also score the validation set after the warm-up's epochs (recorded in
         the history for progress output; not candidates).
+    soft_selection : bool, default=False
+        Keep, for :meth:`select_paired`, each validation sample's expected
+        0-1 error ``1 - p(y | x)`` instead of its predicted class.
     step_rule : {"raw", "normalized"}, default="raw"
         "raw": SGD with momentum on the (clipped) hyper-gradient;
         "normalized": the hyper-gradient divided by a running RMS of its
@@ -150,9 +153,9 @@ class LossSearch(Callback):
                  hyper_lr, neumann_steps, damping, max_grad_norm, hyper_batch_size,
                  generator, selection_metric=None, curvature_generator=None,
                  selection_key="selection", patience=None, watch_warmup=False,
-                 step_rule="raw"):
+                 step_rule="raw", soft_selection=False):
         self.space, self.objective, self.design = space, objective, design
-        self.step_rule = step_rule
+        self.step_rule, self.soft_selection = step_rule, soft_selection
         self.selection_metric = selection_metric
         self.selection_key, self.patience = selection_key, patience
         self.watch_warmup = watch_warmup
@@ -246,6 +249,8 @@ class LossSearch(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         epoch = len(net.history) - 1
+        if epoch == self.start_epoch - 1:
+            self.design.start_controls(net)
         if epoch < self.start_epoch - 1:
             if self.watch_warmup:  # validation curve for the progress display only
                 self._record_history(net, *self.evaluate(net), improved=False)
@@ -294,7 +299,7 @@ class LossSearch(Callback):
         candidates = self.candidates_
         if not candidates or any(c["predictions"] is None for c in candidates):
             return None
-        _, y, groups = self.validation_labels_
+        y, groups = self.validation_labels_
         with_control = all(c.get("control_predictions") is not None for c in candidates)
         rows = [c["predictions"] for c in candidates]
         if with_control:
@@ -360,10 +365,16 @@ class LossSearch(Callback):
         The predicted classes are kept in ``last_predictions_``.
         """
         logits, y, groups, control = self.design.validation_logits(net.module_)
-        self.validation_labels_ = (None, y, groups)
-        self.last_predictions_ = logits.argmax(dim=1).to(torch.int32)
-        self.last_control_predictions_ = (None if control is None
-                                          else control.argmax(dim=1).to(torch.int32))
+        self.validation_labels_ = (y, groups)
+        if self.soft_selection:  # the expected 0-1 error of each sample: 1 - p(y | x)
+            def soft(z):
+                return 1.0 - torch.softmax(z.float(), dim=1).gather(1, y[:, None])[:, 0]
+            self.last_predictions_ = soft(logits)
+            self.last_control_predictions_ = None if control is None else soft(control)
+        else:
+            self.last_predictions_ = logits.argmax(dim=1).to(torch.int32)
+            self.last_control_predictions_ = (None if control is None
+                                              else control.argmax(dim=1).to(torch.int32))
         score = float(self.objective(logits, y, groups))
         if self.selection_metric is None:
             return score, None

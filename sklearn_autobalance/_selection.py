@@ -77,7 +77,9 @@ def bootstrap_errors(predictions, y, groups=None, *, name="balanced", n_groups=N
     Parameters
     ----------
     predictions : ndarray of shape (n_candidates, n_samples)
-        Predicted class of every sample by every candidate.
+        Predicted class (integers) of every sample by every candidate, or
+        (floats) each sample's error directly, e.g. the expected 0-1 error
+        ``1 - p(y | x)``; the metric then averages those per cell.
     y, groups : ndarray of shape (n_samples,)
     name : {"balanced", "accuracy", "group_balanced", "worst_group", "deo"}
 
@@ -93,7 +95,10 @@ def bootstrap_errors(predictions, y, groups=None, *, name="balanced", n_groups=N
     cells, n_groups = _cells(y, groups, name, n_groups)
     order = np.argsort(cells, kind="stable")
     cell_ids, starts = np.unique(cells[order], return_index=True)
-    wrong = (predictions != np.asarray(y)[None, :])[:, order].astype(np.float64)
+    if predictions.dtype.kind == "f":  # per-sample soft errors given directly
+        wrong = predictions[:, order].astype(np.float64)
+    else:
+        wrong = (predictions != np.asarray(y)[None, :])[:, order].astype(np.float64)
     n = len(order)
 
     def metric(weights):  # weights: (b, n) in sorted order -> (n_candidates, b)

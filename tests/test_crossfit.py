@@ -360,3 +360,43 @@ def test_cuda_fold_ensemble_and_cross_fitted_fit():
                                 device="cuda", random_state=0).fit(Xn, y)
     assert next(clf.net_.module_.parameters()).is_cuda
     assert clf.selection_report_ is not None and clf.predict(Xn).shape == (200,)
+
+
+def test_copy_blocks_copies_weights_and_optimiser_state():
+    torch.manual_seed(0)
+    ens = FoldEnsemble(MLP(4, 2, (5,)), 4)
+    opt = torch.optim.Adam(ens.parameters(), lr=0.1)
+    for _ in range(3):  # only the first two copies train (a shorter fold axis)
+        out = ens(torch.randn(2, 6, 4))
+        opt.zero_grad()
+        out.square().sum().backward()
+        opt.step()
+    ens.copy_blocks(slice(0, 2), slice(2, 4), opt)
+    for p in ens.parameters():
+        torch.testing.assert_close(p[2:], p[:2])
+        for key in ("exp_avg", "exp_avg_sq"):
+            torch.testing.assert_close(opt.state[p][key][2:], opt.state[p][key][:2])
+
+
+def test_control_twins_start_as_the_searched_networks_at_the_warmup_end():
+    rng = np.random.RandomState(0)
+    X = rng.randn(150, 4)
+    y = (X[:, 0] + 0.5 * rng.randn(150) > 0.5).astype(int)
+    clf = AutoBalanceClassifier(hidden_layer_sizes=(8,), max_epochs=5, batch_size=32,
+                                random_state=0, hyper_lr=0.5)
+    from sklearn_autobalance import _search
+
+    seen = {}
+    original = _search.LossSearch.select_paired
+
+    def spy(self, *args, **kwargs):
+        seen["candidates"] = self.candidates_
+        return original(self, *args, **kwargs)
+
+    _search.LossSearch.select_paired = spy
+    try:
+        clf.fit(X, y)
+    finally:
+        _search.LossSearch.select_paired = original
+    first = seen["candidates"][0]  # the warm-up's end: the control is a copy
+    assert torch.equal(first["predictions"], first["control_predictions"])

@@ -303,9 +303,9 @@ def test_cross_fitted_fit_is_reproducible_and_reports(capsys):
 
 def test_cv_parameter_is_checked():
     X, y = np.random.RandomState(0).randn(40, 3), np.r_[[0] * 30, [1] * 10]
-    with pytest.raises(TypeError, match="cv must be None or an int"):
+    with pytest.raises(TypeError, match="cv must be 'auto', None or an int"):
         AutoBalanceClassifier(cv=2.5).fit(X, y)
-    with pytest.raises(ValueError, match="cv must be None or an int >= 2"):
+    with pytest.raises(ValueError, match="cv must be 'auto', None or an int >= 2"):
         AutoBalanceClassifier(cv=1).fit(X, y)
     y_rare = np.r_[[0] * 39, [1]]
     with pytest.raises(ValueError, match="class 1 has 1 sample"):
@@ -400,3 +400,20 @@ def test_control_twins_start_as_the_searched_networks_at_the_warmup_end():
         _search.LossSearch.select_paired = original
     first = seen["candidates"][0]  # the warm-up's end: the control is a copy
     assert torch.equal(first["predictions"], first["control_predictions"])
+
+
+def test_auto_cross_fits_classes_and_keeps_the_split_for_groups(capsys):
+    rng = np.random.RandomState(0)
+    X = rng.randn(160, 4)
+    y = (X[:, 0] > 0).astype(int)
+    g = rng.randint(2, size=160)
+    params = dict(hidden_layer_sizes=(8,), max_epochs=3, batch_size=32, random_state=0,
+                  verbose=1)
+    clf = AutoBalanceClassifier(**params).fit(X, y)
+    assert "3 fold networks" in capsys.readouterr().out
+    assert clf.selection_report_ is not None
+    grouped = AutoBalanceClassifier(objective="group_balanced", **params)
+    grouped.fit(X, y, sensitive_features=g)
+    out = capsys.readouterr().out
+    assert "80 training / 80 validation samples" in out  # the 50/50 split
+    assert grouped.selection_report_ is None  # the lowest validation error is kept

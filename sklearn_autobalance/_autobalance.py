@@ -208,8 +208,9 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         scored on the pooled out-of-fold predictions of all samples, so the
         selection sees n validation samples instead of a 20% split. None:
         one S_T / S_V split (``validation_fraction``). Why 3: every sample
-        still validates once, and ``cv=5`` kept the same loss on every
-        benchmark run at 1.4x the cost. On the CPU a default fit takes about
+        still validates once at the lowest cost; on our benchmark ``cv=5``
+        kept the initial loss on all 35 runs (``cv=3`` on 34) at 1.4x the
+        cost. On the CPU a default fit takes about
         2.3x a plain skorch fit of the same network (``cv=None``: 1.7x), because
         the fold networks and their control twins are real work
         (``docs/benchmarks.md``, "Cost of cross-fitting").

@@ -208,8 +208,7 @@ class FoldAverage(nn.Module):
         self.ensemble, self.n_searched = ensemble, n_searched
 
     def forward(self, X):
-        n = self.ensemble.n_folds
-        return self.ensemble(X.unsqueeze(0).expand(n, *X.shape))[:self.n_searched].mean(0)
+        return self.ensemble(X.unsqueeze(0).expand(self.n_searched, *X.shape)).mean(0)
 
 
 def padded_index(rows_per_fold, device):
@@ -346,15 +345,23 @@ class FoldNet(TabularNet):
 
 
 def implicit_parameter_names(module, scope):
-    """Names of the parameters the implicit function is taken over (see ``implicit_parameters``)."""
+    """Names of the parameters the implicit function is taken over.
+
+    ``"last"``: the parameters of the last registered sub-module that owns
+    parameters (the output layer of a feed-forward net); ``"all"``: every one.
+    """
     named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
     if scope == "all":
         return [n for n, _ in named]
     owners = [name for name, m in module.named_modules()
               if any(True for _ in m.parameters(recurse=False))]
-    prefix = owners[-1]
-    return [n for n, p in named
-            if n.rpartition(".")[0] == prefix]
+    return [n for n, _ in named if n.rpartition(".")[0] == owners[-1]]
+
+
+def implicit_parameters(module, scope):
+    """The parameters named by :func:`implicit_parameter_names`."""
+    params = dict(module.named_parameters())
+    return [params[n] for n in implicit_parameter_names(module, scope)]
 
 
 def _sample_rows(table, lengths, size, generator):
@@ -391,8 +398,6 @@ class SingleSplit:
 
     def hyper_losses(self, module, space, objective, train_size, valid_size, generator):
         """Training loss (differentiable in the loss coordinates), validation loss, parameters."""
-        from ._search import implicit_parameters
-
         Xv, yv = self._sample(self.valid, valid_size, generator)
         Xt, yt = self._sample(self.train, train_size, generator)
         val_loss = objective(module(Xv["X"]), yv, Xv.get("groups"))
@@ -466,24 +471,19 @@ class CrossFit:
         X, y = self.data
         return {k: v[rows] for k, v in X.items()}, y[rows]
 
-    def _forward(self, module, X):
-        """The searched copies' logits (the control copies also run, on the same input)."""
-        if self.control:
-            X = torch.cat([X, X])
-        return module(X)[:self.n_searched]
-
     def hyper_losses(self, module, space, objective, train_size, valid_size, generator):
         """Sums over searched networks: training loss and validation loss on its own fold."""
         Xv, yv = self._gather(_sample_rows(self.valid_table, self.valid_lengths,
                                            valid_size, generator))
         Xt, yt = self._gather(_sample_rows(self.train_table, self.train_lengths,
                                            train_size, generator))
-        logits_v = self._forward(module, Xv["X"])
+        # A fold axis of k runs the k searched copies only (not the controls).
+        logits_v = module(Xv["X"])
         gv = Xv.get("groups")
         val_loss = sum(objective(logits_v[j], yv[j], None if gv is None else gv[j])
                        for j in range(self.n_searched))
         w, l, delta = space.tensors()
-        logits_t = self._forward(module, Xt["X"])
+        logits_t = module(Xt["X"])
         k, batch, n_classes = logits_t.shape
         gt = Xt.get("groups")
         per_sample = parametric_cross_entropy(

@@ -1,6 +1,5 @@
 """Algorithm 1 of AutoBalance: hyper-steps on the loss during training, best-alpha selection."""
 
-
 import numpy as np
 import torch
 from skorch.callbacks import Callback
@@ -85,18 +84,6 @@ class LossSearchSpace:
         with torch.no_grad():
             for k, v in state.items():
                 self.hparams[k].copy_(v)
-
-
-def implicit_parameters(module, scope):
-    """Network parameters the implicit function is taken over.
-
-    ``"last"``: the parameters of the last registered sub-module that owns
-    parameters (the output layer of a feed-forward net); ``"all"``: every one.
-    """
-    if scope == "all":
-        return [p for p in module.parameters() if p.requires_grad]
-    owners = [m for m in module.modules() if any(True for _ in m.parameters(recurse=False))]
-    return [p for p in owners[-1].parameters(recurse=False) if p.requires_grad]
 
 
 class LossSearch(Callback):

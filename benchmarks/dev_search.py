@@ -22,6 +22,16 @@ Development sets (disjoint from ``bench_search.py``'s):
 - ``olive``, ``flare``, ``portal_rodents``: ``_real_data.DEV_SETS``, stratified
   70/30 split.
 
+``--snr``: the hyper-gradient's signal-to-noise ratio instead: on each set
+of ``--sets`` (seed 0, ``cv=None``, ``selection="error"``), at the first
+hyper-step of epochs 20, 35 and 48, 40 hyper-gradients at the same network
+weights with fresh hyper-batches (default sizes); prints their mean, std and
+|mean| / std per search coordinate (``l``, ``delta``).
+
+``--groups-check``: ``objective="deo"`` on ``make_waterbirds_like(n_features=64)``
+(MLP (64,), 30 epochs, seeds of ``--seeds``) with the current defaults and
+with ``cv=None, selection="error"``; prints test balanced error and DEO (%).
+
 ``--noise N``: the false-move rate instead. Labels independent of X
 (600 x 8 standard normal features, 4 classes with priors 0.5/0.25/0.15/0.1),
 N seeds, the configurations given; prints how often each moved away from the
@@ -96,6 +106,72 @@ def describe(clf):
             f" kept_gain={r['gain'][i]:+.4f}")
 
 
+def hypergradient_snr(names):
+    import torch
+
+    from sklearn_autobalance import AutoBalanceClassifier, _search
+    from sklearn_autobalance._hypergradient import implicit_hypergradient
+
+    stats = {}
+    original = _search.LossSearch.hyper_step
+
+    def probe(self, net):
+        epoch = len(net.history) - 1
+        if epoch in (20, 35, 48) and epoch not in stats:
+            draws = []
+            for _ in range(40):
+                train, val, params = self.design.hyper_losses(
+                    net.module_, self.space, self.objective, net.batch_size,
+                    self.hyper_batch_size, self.device_generator_)
+                grads, _ = implicit_hypergradient(
+                    train, val, params, list(self.space.hparams.values()),
+                    neumann_steps=self.neumann_steps, damping=self.damping,
+                    return_step_size=True, n_blocks=self.design.n_blocks)
+                draws.append(torch.cat([g.detach().reshape(-1) for g in grads]).numpy())
+            draws = np.array(draws)
+            stats[epoch] = (draws.mean(0), draws.std(0))
+        return original(self, net)
+
+    _search.LossSearch.hyper_step = probe
+    try:
+        for name in names:
+            stats.clear()
+            Xtr, ytr, _, _ = make(name, 0)
+            AutoBalanceClassifier(random_state=0, cv=None, selection="error").fit(Xtr, ytr)
+            for epoch, (mean, std) in sorted(stats.items()):
+                print(f"{name} epoch {epoch}: mean {np.round(mean, 4)} std {np.round(std, 4)} "
+                      f"snr {np.round(np.abs(mean) / std, 2)}", flush=True)
+    finally:
+        _search.LossSearch.hyper_step = original
+
+
+def groups_check(seeds):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_autobalance import AutoBalanceClassifier
+    from sklearn_autobalance.datasets import make_waterbirds_like
+    from sklearn_autobalance.metrics import balanced_error, difference_of_equal_opportunity
+
+    configs = {"defaults": dict(objective="deo"),
+               "cv=3, paired": dict(objective="deo", cv=3, selection="paired"),
+               "cv=None, error": dict(objective="deo", cv=None, selection="error")}
+    for seed in seeds:
+        data = make_waterbirds_like(n_features=64, random_state=seed)
+        train, test = data.split == "train", data.split == "test"
+        for label, kw in configs.items():
+            model = make_pipeline(StandardScaler(), AutoBalanceClassifier(
+                hidden_layer_sizes=(64,), max_epochs=30, random_state=seed, **kw))
+            model.fit(data.X[train], data.y[train],
+                      autobalanceclassifier__sensitive_features=data.sensitive_features[train])
+            pred = model.predict(data.X[test])
+            be = 100 * balanced_error(data.y[test], pred)
+            deo = 100 * difference_of_equal_opportunity(
+                data.y[test], pred, sensitive_features=data.sensitive_features[test])
+            print(f"waterbirds_like s{seed} {label:15s} test_BE {be:5.1f} test_DEO {deo:5.1f}",
+                  flush=True)
+
+
 def main(argv=None):
     from sklearn.metrics import balanced_accuracy_score
 
@@ -107,9 +183,16 @@ def main(argv=None):
     p.add_argument("--configs", default='{"la": {"search": null}, "default": {}}',
                    help="JSON: label -> AutoBalanceClassifier keyword arguments")
     p.add_argument("--noise", type=int, default=0, help="false-move study with N seeds")
+    p.add_argument("--snr", action="store_true", help="hyper-gradient signal-to-noise ratio")
+    p.add_argument("--groups-check", action="store_true",
+                   help="objective='deo' on make_waterbirds_like, new against previous rule")
     args = p.parse_args(argv)
     configs = json.loads(args.configs)
     print(f"# {' '.join(sys.argv)}  ({time.strftime('%Y-%m-%d %H:%M')})", flush=True)
+    if args.snr:
+        return hypergradient_snr(args.sets)
+    if args.groups_check:
+        return groups_check(args.seeds)
     if args.noise:
         for label, kw in configs.items():
             moved = 0

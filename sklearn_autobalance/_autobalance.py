@@ -217,9 +217,8 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     selection : {"auto", "paired", "paired_soft", "error", "objective"}, default="auto"
         How the loss to keep is chosen among the epoch-end candidates.
         "auto": "paired" without ``sensitive_features``, "error" with them
-        (on a 64-feature ``make_waterbirds_like`` check, seeds 0-1,
-        ``objective="deo"`` with "paired" and ``cv=3`` gave a test DEO of
-        29.0 and 8.3 % against 15.0 and 7.7 % with the previous rule).
+        (with "paired" and ``cv=3`` the test DEO of ``objective="deo"`` on a
+        ``make_waterbirds_like`` check was worse: ``docs/benchmarks.md``).
 
         - "paired": beside every searched network a control twin trains
           with the initial loss on the same batches. A searched candidate

@@ -9,6 +9,8 @@ import warnings
 
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
+from ._augmentation import (AUGMENTATIONS, FeatureAugmentation, check_augmentation_params,
+                            feature_scale)
 from ._base import BaseNeuralClassifier, _check_float, _check_int, as_python
 from ._clusters import frequency_clusters
 from ._crossfit import CrossFit, FoldAverage, FoldNet, SingleSplit
@@ -330,7 +332,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                  warmup_fraction=0.4, hyper_lr=0.01, hyper_interval="auto", neumann_steps=5,
                  damping=0.01, max_grad_norm=1.0, dictionary="log_prior", cluster_size="auto", implicit_params="last",
                  hyper_batch_size=None, hyper_step="raw", cv="auto", selection="auto", significance=0.05,
-                 refit=True, fairness_weight=0.9):
+                 refit=True, fairness_weight=0.9, augmentation=None, augmentation_params=None):
         super().__init__(module=module, hidden_layer_sizes=hidden_layer_sizes,
                          max_epochs=max_epochs, batch_size=batch_size, lr=lr,
                          optimizer=optimizer, weight_decay=weight_decay, device=device,
@@ -358,6 +360,8 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         self.significance = significance
         self.refit = refit
         self.fairness_weight = fairness_weight
+        self.augmentation = augmentation
+        self.augmentation_params = augmentation_params
 
     def _check_params(self):
         objectives = CLASS_OBJECTIVES + GROUP_OBJECTIVES
@@ -365,6 +369,15 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             raise ValueError(f"objective must be one of {objectives}; got {self.objective!r}")
         if self.search is not None and self.search not in SEARCH_SPACES:
             raise ValueError(f"search must be None or one of {SEARCH_SPACES}; got {self.search!r}")
+        if self.augmentation is not None and self.augmentation not in AUGMENTATIONS:
+            raise ValueError(f"augmentation must be None or one of {AUGMENTATIONS}; "
+                             f"got {self.augmentation!r}")
+        if self.search == "eps" and self.augmentation is None:
+            raise ValueError("search='eps' searches the augmentation strengths: set "
+                             "augmentation='shared' or 'personalized'")
+        if self.augmentation is None and self.augmentation_params is not None:
+            raise ValueError("augmentation_params is set but augmentation=None: set "
+                             "augmentation='shared' or 'personalized', or drop augmentation_params")
         if self.init not in LOSSES:
             raise ValueError(f"init must be one of {sorted(LOSSES)}; got {self.init!r}")
         if self.search is not None and self.init not in PARAMETRIC_LOSSES:
@@ -493,6 +506,16 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                 f"init={self.init!r} is a (class, group) loss: pass sensitive_features to fit "
                 "(or use a class loss such as 'ce', 'balanced' or 'la')"
             )
+        self.augmentation_params_ = None
+        if self.augmentation is not None:
+            eps0, self._noise = check_augmentation_params(
+                self.augmentation_params, self.augmentation, self.class_counts_.shape)
+            if self.search is not None and np.any(eps0 <= 0):
+                raise ValueError(
+                    "a searched augmentation strength must start above 0 (the hyper-gradient "
+                    "at exactly zero noise carries no sign information): use "
+                    "augmentation_params={'eps': <positive>}, or search=None for eps = 0")
+            self.augmentation_params_ = {"eps": eps0, "noise": self._noise}
         if self.search is None:
             return self._fit_fixed(X, y, groups, sample_weight, rng, error)
 
@@ -527,12 +550,19 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         if paired:
             where += ("; beside each network a control twin trains with the initial loss "
                       "on the same batches")
+        augmentation = None
+        if self.augmentation is not None:
+            eps0 = self.augmentation_params_["eps"]
+            augmentation = self._augmenter(full_X, eps0, control=eps0 if paired else None)
+            where += (f"; {self.augmentation} augmentation ({self._noise} noise) from "
+                      f"eps {self._describe_eps(eps0)}, searched")
         init = make_loss(self.init, counts, self.init_params)
         criterion = ParametricCrossEntropy(counts, w=init.w, l=init.l, delta=init.delta,
                                            delta_scale=init.delta_scale)
         criterion = criterion.to(self._device)
         self.clusters_ = frequency_clusters(counts, self.cluster_size)
-        space = LossSearchSpace(criterion, self.search, self.clusters_, self.dictionary)
+        space = LossSearchSpace(criterion, self.search, self.clusters_, self.dictionary,
+                                augmentation=augmentation, augmentation_mode=self.augmentation)
         # At least one warm-up epoch: its end scores the initial loss, so the
         # search can always fall back on it.
         warmup = max(1, int(round(self.warmup_fraction * self.max_epochs)))
@@ -564,11 +594,13 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                      (f"valid_{metric_key}", metric_name)])
         callbacks = [("loss_search", search)]
         if isinstance(design, SingleSplit):
-            net = self._make_net(criterion, extra_callbacks=callbacks, progress=progress)
+            net = self._make_net(criterion, extra_callbacks=callbacks, progress=progress,
+                                 augmentation=augmentation)
         else:
             net = self._make_net(criterion, extra_callbacks=callbacks,
                                  progress=progress, net_class=FoldNet,
-                                 module=design.make_module(self._module_init))
+                                 module=design.make_module(self._module_init),
+                                 augmentation=augmentation)
         design.fit_net(net, control_loss=copy.deepcopy(criterion))
         self.selection_report_ = None
         if paired:
@@ -582,6 +614,9 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         final = ParametricCrossEntropy(counts, w=w, l=l, delta=delta, delta_scale=space.delta_scale)
         kept_initial = paired and self.selection_report_ is not None and (
             not self.selection_report_["moved"])
+        if augmentation is not None and not kept_initial:
+            self.augmentation_params_["eps"] = (
+                space.strengths().detach().cpu().double().numpy())
         if kept_initial:
             # The fit search=None would make: the initial loss from all the
             # data's counts, and the batch order it would draw.
@@ -590,6 +625,9 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                                            delta=init.delta, delta_scale=init.delta_scale)
         self.loss_params_ = final.effective_params()
         self._report_search(search, warmup, metric_name, len(net.history))
+        if self.augmentation is not None:
+            self._say(f"augmentation strengths kept: eps "
+                      f"{self._describe_eps(self.augmentation_params_['eps'])}")
         if self.refit is False:
             if not isinstance(design, SingleSplit):
                 # The searched copy as a plain network; with cv, the mean of the
@@ -621,8 +659,10 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             self._generator.set_state(fresh_generator)
         callbacks = [("loss_schedule", LossSchedule(schedule))] if replay else []
         return self._make_net(final.to(self._device), max_epochs=epochs,
-                              extra_callbacks=callbacks,
-                              progress=("retrain", ())).fit(full_X, full_y)
+                              extra_callbacks=callbacks, progress=("retrain", ()),
+                              augmentation=self._augmenter(
+                                  full_X, self.augmentation_params_ and
+                                  self.augmentation_params_["eps"])).fit(full_X, full_y)
 
     def _fit_fixed(self, X, y, groups, sample_weight, rng, error):
         """``search=None``: the ``init`` loss on all data (after an early-stopping run)."""
@@ -641,6 +681,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         self.loss_params_ = (criterion.effective_params()
                              if isinstance(criterion, ParametricCrossEntropy) else {})
         full_X, full_y = self._tensors(X, y, groups, sample_weight)
+        eps = None if self.augmentation is None else self.augmentation_params_["eps"]
         epochs = self.max_epochs
         if self.early_stopping:
             # Find the epoch count on a held-out split (the loss built from the
@@ -657,13 +698,41 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             net = self._make_net(make_loss(self.init, counts, self.init_params),
                                  extra_callbacks=[("early_stopping", stopper)],
                                  progress=("early-stopping run",
-                                           [(f"valid_{metric_key}", metric_name)]))
+                                           [(f"valid_{metric_key}", metric_name)]),
+                                 augmentation=self._augmenter(full_X, eps))
             net.fit(*self._subset(full_X, full_y, train_idx))
             epochs = self.best_epoch_ = stopper.best_epoch_
             del net, stopper
-        self._say(f"train: fixed loss {self.init!r} on all {len(y)} samples for {epochs} epochs")
-        return self._make_net(criterion, max_epochs=epochs,
-                              progress=("train", ())).fit(full_X, full_y)
+        self._say(f"train: fixed loss {self.init!r} on all {len(y)} samples for {epochs} epochs"
+                  + ("" if eps is None else f", {self.augmentation} augmentation "
+                     f"({self._noise} noise) with fixed eps {self._describe_eps(eps)}"))
+        return self._make_net(criterion, max_epochs=epochs, progress=("train", ()),
+                              augmentation=self._augmenter(full_X, eps)).fit(full_X, full_y)
+
+    def _augmenter(self, X, eps, control=None):
+        """The training augmentation at strengths ``eps`` (a table per class or cell), or None.
+
+        Its draws are seeded by the fit's seed, so every phase (search,
+        retrain, a ``search=None`` fit) sees the same stream of noise
+        directions; ``control``: the control networks' strengths.
+        """
+        if self.augmentation is None:
+            return None
+
+        def tensor(values):
+            return torch.tensor(np.asarray(values), dtype=torch.float32, device=self._device)
+
+        return FeatureAugmentation(feature_scale(X["X"]), tensor(eps), self._noise,
+                                   self._seed + 1,
+                                   control_eps=None if control is None else tensor(control))
+
+    def _describe_eps(self, eps):
+        """Strengths for messages: one value, or per class (cell)."""
+        eps = np.asarray(eps, dtype=float)
+        if np.allclose(eps, eps.flat[0]):
+            return f"{eps.flat[0]:.3g} (every class)"
+        return np.array2string(eps, precision=3, separator=", ") + " per class" + (
+            " (rows) and group (columns)" if eps.ndim == 2 else "")
 
     def _report_search(self, search, warmup, metric_name, epochs_run):
         """Verbose summary: what was kept and why, early stop, over-fitting of S_T."""

@@ -224,11 +224,12 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
                         f"taking (n_features, n_classes); got {self.module!r}")
 
     def _make_net(self, criterion, *, max_epochs=None, extra_callbacks=(), progress=None,
-                  module=None, net_class=TabularNet):
+                  module=None, net_class=TabularNet, augmentation=None):
         """A fresh skorch net with the initial module weights and ``criterion``.
 
         ``module``: a module to train instead of a copy of the initial one
         (the search's fold ensemble), with ``net_class`` its skorch net.
+        ``augmentation``: the training-batch augmentation (``_augmentation.py``).
 
         ``progress``: ``(phase_of, keys)`` of :class:`PhaseProgress` (the phase
         name or a function of the epoch; the history keys to show): progress lines
@@ -258,6 +259,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             verbose=int(self.verbose >= 2),
         )
         net.generator = self._generator
+        net.augmentation = augmentation
         return net
 
     def _tensors(self, X, y=None, groups=None, sample_weight=None):
@@ -307,6 +309,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         # initialisation (on a GPU: the device stream as seeded), the values the
         # global generator would give in a process of its own.
         self._generator = torch.Generator().manual_seed(seed)
+        self._seed = seed
         with _GLOBAL_RNG_LOCK:
             restore = _seed_global_rng(seed, self._device)
             try:
@@ -328,7 +331,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         finally:
             with _GLOBAL_RNG_LOCK:
                 restore()
-            del self._generator, self._curvature_generator
+            del self._generator, self._curvature_generator, self._seed
         return self
 
     def _check_module_output(self, row, n_classes):
@@ -444,4 +447,5 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         state = self.__dict__.copy()
         state.pop("_generator", None)
         state.pop("_curvature_generator", None)
+        state.pop("_seed", None)
         return state

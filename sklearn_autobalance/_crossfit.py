@@ -293,13 +293,16 @@ class FoldNet(TabularNet):
     def get_iterator(self, dataset, training=False):
         if not training:
             return super().get_iterator(dataset, training=training)
-        return FoldBatches(dataset.X, dataset.y, self.fold_setup["rows"], self.batch_size,
-                           generator=self.generator)
+        return self.augmented(
+            FoldBatches(dataset.X, dataset.y, self.fold_setup["rows"], self.batch_size,
+                        generator=self.generator), training)
 
     def infer(self, x, **fit_params):
         X = x["X"]
         if self._controls_training():
-            X = torch.cat([X, X])  # control copy k + j sees batch j
+            # Control copy k + j sees batch j (augmented with the same draw at
+            # the initial strengths).
+            X = torch.cat([X, x.get("X_control", X)])
         return self.module_(X)
 
     def _controls_training(self):
@@ -402,8 +405,9 @@ class SingleSplit:
         Xt, yt = self._sample(self.train, train_size, generator)
         val_loss = objective(module(Xv["X"]), yv, Xv.get("groups"))
         w, l, delta = space.tensors()
+        x_train = space.augment(Xt["X"], yt, Xt.get("groups"), generator)
         per_sample = parametric_cross_entropy(
-            module(Xt["X"]), yt, w, l, delta, Xt.get("groups"),
+            module(x_train), yt, w, l, delta, Xt.get("groups"),
             delta_scale=space.delta_scale, reduction="none")
         weight = Xt.get("sample_weight")
         train_loss = (per_sample * weight).mean() if weight is not None else per_sample.mean()
@@ -483,9 +487,9 @@ class CrossFit:
         val_loss = sum(objective(logits_v[j], yv[j], None if gv is None else gv[j])
                        for j in range(self.n_searched))
         w, l, delta = space.tensors()
-        logits_t = module(Xt["X"])
-        k, batch, n_classes = logits_t.shape
         gt = Xt.get("groups")
+        logits_t = module(space.augment(Xt["X"], yt, gt, generator))
+        k, batch, n_classes = logits_t.shape
         per_sample = parametric_cross_entropy(
             logits_t.reshape(k * batch, n_classes), yt.reshape(-1), w, l, delta,
             None if gt is None else gt.reshape(-1),

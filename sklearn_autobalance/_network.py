@@ -77,6 +77,19 @@ class TensorBatches:
                     None if self.y is None else self.y[sl])
 
 
+class _Augmented:
+    """An iterable of training batches passed through ``augmentation.batches`` (keeps ``len``)."""
+
+    def __init__(self, batches, augmentation):
+        self.batches, self.augmentation = batches, augmentation
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __iter__(self):
+        return self.augmentation.batches(iter(self.batches))
+
+
 class EpochAnnouncer(Callback):
     """Tells schedule-dependent losses (e.g. LDAM-DRW) which epoch starts."""
 
@@ -105,10 +118,15 @@ class TabularNet(NeuralNet):
     - the default ``PrintLog`` drops its ANSI colours when stdout is not a
       terminal.
 
+    - with ``augmentation`` (a :class:`~sklearn_autobalance._augmentation.FeatureAugmentation`,
+      set by the estimator) the training batches are augmented; prediction
+      and scoring batches never are.
+
     ``generator`` (set by the estimator) seeds the batch order.
     """
 
     generator = None
+    augmentation = None
     _stop_requested = False
 
     @property
@@ -123,6 +141,8 @@ class TabularNet(NeuralNet):
     def notify(self, method_name, **cb_kwargs):
         if method_name == "on_train_begin":
             self._stop_requested = False
+            if self.augmentation is not None:
+                self.augmentation.reset()  # every run draws the same noise stream
         super().notify(method_name, **cb_kwargs)
         if method_name == "on_epoch_end" and self._stop_requested:
             self._stop_requested = False
@@ -130,9 +150,15 @@ class TabularNet(NeuralNet):
 
     def get_iterator(self, dataset, training=False):
         batch_size = self.batch_size if training else max(self.batch_size, 4096)
-        return TensorBatches(
+        return self.augmented(TensorBatches(
             dataset.X, dataset.y, batch_size, shuffle=training, generator=self.generator
-        )
+        ), training)
+
+    def augmented(self, batches, training):
+        """``batches`` with the training augmentation applied (training batches only)."""
+        if not training or self.augmentation is None:
+            return batches
+        return _Augmented(batches, self.augmentation)
 
     def infer(self, x, **fit_params):
         return self.module_(x["X"])

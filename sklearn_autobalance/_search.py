@@ -4,12 +4,14 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
+from ._augmentation import StrengthCoordinates
 from ._clusters import cluster_dictionary
 from ._early_stopping import Patience
 from ._hypergradient import implicit_hypergradient
 from ._selection import bootstrap_errors, paired_selection
 
-SEARCH_SPACES = ("tau", "l", "delta", "l+delta", "w+l+delta")
+SEARCH_SPACES = ("tau", "l", "delta", "l+delta", "w+l+delta", "eps")
+LOSS_PARTS = ("w", "l", "delta")
 
 
 class LossSearchSpace:
@@ -27,18 +29,29 @@ class LossSearchSpace:
     - ``"clusters"``: one-hot frequency clusters, one value per cluster and
       part (the paper's CIFAR search space).
 
-    ``search="tau"`` is ``l`` with the ``"log_prior"`` dictionary.
+    ``search="tau"`` is ``l`` with the ``"log_prior"`` dictionary;
+    ``search="eps"`` searches the augmentation strengths alone.
+
+    With ``augmentation`` the training augmentation's strengths are searched
+    too (``_augmentation.py``): ``eps = softplus(rho0 + D_eps a_eps)``, with
+    ``D_eps`` one column of ones (``"shared"``) or the one-hot frequency
+    clusters (``"personalized"``), whatever ``dictionary`` is.
 
     Parameters
     ----------
     criterion : ParametricCrossEntropy
         The initial loss; its ``w``, ``l``, ``delta`` are the starting point.
-    search : {"tau", "l", "delta", "l+delta", "w+l+delta"}
+    search : {"tau", "l", "delta", "l+delta", "w+l+delta", "eps"}
     clusters : ndarray of int, shape of the criterion's counts
     dictionary : {"log_prior", "clusters"}, default="clusters"
+    augmentation : FeatureAugmentation or None, default=None
+        The search network's augmentation; its ``eps`` table is the start.
+    augmentation_mode : {"shared", "personalized"} or None, default=None
+        How the strengths are searched; None keeps them fixed.
     """
 
-    def __init__(self, criterion, search, clusters, dictionary="clusters"):
+    def __init__(self, criterion, search, clusters, dictionary="clusters",
+                 augmentation=None, augmentation_mode=None):
         self.shape = tuple(criterion.w.shape)
         self.delta_scale = criterion.delta_scale
         device = criterion.w.device
@@ -50,7 +63,13 @@ class LossSearchSpace:
         if search == "tau":
             search, dictionary = "l", "log_prior"
         columns = log_prior if dictionary == "log_prior" else onehot
-        self.dictionaries = {name: columns for name in search.split("+")}
+        self.dictionaries = {name: columns for name in search.split("+") if name != "eps"}
+        self.augmentation, self.coordinates = augmentation, None
+        if augmentation is not None and augmentation_mode is not None:
+            strength_columns = (onehot if augmentation_mode == "personalized"
+                                else torch.ones(onehot.shape[0], 1, device=device))
+            self.coordinates = StrengthCoordinates(augmentation.eps, strength_columns)
+            self.dictionaries["eps"] = strength_columns
         self.hparams = {
             name: torch.zeros(d.shape[1], device=device, requires_grad=True)
             for name, d in self.dictionaries.items()
@@ -72,10 +91,35 @@ class LossSearchSpace:
             delta = delta + self._offset("delta")
         return w, l, delta
 
+    def strengths(self):
+        """Current augmentation strengths per class (cell), differentiable; None without."""
+        if self.augmentation is None:
+            return None
+        if self.coordinates is None:
+            return self.augmentation.eps
+        return self.coordinates.strengths(self.hparams["eps"])
+
+    def augment(self, X, y, groups, generator):
+        """A training batch's features augmented at the current strengths (differentiably)."""
+        if self.augmentation is None:
+            return X
+        noise = self.augmentation.draw(X, generator)
+        return self.augmentation.apply(X, y, groups, eps=self.strengths(), noise=noise)
+
+    def values(self):
+        """Current ``w``, ``l``, ``delta`` (and ``eps`` with augmentation), detached copies."""
+        out = dict(zip(LOSS_PARTS, (t.detach().clone() for t in self.tensors())))
+        if self.augmentation is not None:
+            out["eps"] = self.strengths().detach().clone()
+        return out
+
     def write_to(self, criterion):
+        """Write the current loss into ``criterion`` and the strengths into the augmentation."""
         with torch.no_grad():
-            for name, value in zip(("w", "l", "delta"), self.tensors()):
+            for name, value in zip(LOSS_PARTS, self.tensors()):
                 getattr(criterion, name).copy_(value)
+            if self.coordinates is not None:
+                self.augmentation.eps.copy_(self.strengths())
 
     def state(self):
         return {k: v.detach().clone() for k, v in self.hparams.items()}
@@ -158,7 +202,7 @@ class LossSearch(Callback):
         self.optimizer_ = torch.optim.SGD(
             list(self.space.hparams.values()), lr=self.hyper_lr, momentum=0.9)
         self.steps_, self.records_ = 0, []
-        self.grad_rms_sq_ = None
+        self.grad_rms_sq_ = self.eps_rms_sq_ = None
         # Hyper-batches are drawn on the data's device (no host round trip per
         # hyper-step), from a generator seeded by the estimator's.
         seed = int(torch.randint(2**62, (1,), generator=self.generator))
@@ -189,7 +233,7 @@ class LossSearch(Callback):
             self.hyper_step(net)
 
     def hyper_step(self, net):
-        w, l, delta = (t.detach().clone() for t in self.space.tensors())
+        values = self.space.values()
         train_loss, val_loss, params = self.design.hyper_losses(
             net.module_, self.space, self.objective, net.batch_size, self.hyper_batch_size,
             self.device_generator_)
@@ -208,6 +252,8 @@ class LossSearch(Callback):
             grads = [g / k for g in grads]
             val_loss = val_loss / k
         self.step_size_epoch_ = epoch
+        if "eps" in self.space.hparams:
+            grads = self._normalize_strength_gradient(grads)
         for h, g in zip(hparams, grads):
             h.grad = g.detach()
         if self.step_rule == "normalized":
@@ -222,7 +268,10 @@ class LossSearch(Callback):
             scale = 1.0 / (self.grad_rms_sq_.sqrt() + 1e-12)
             for h in hparams:
                 h.grad = h.grad * scale
-        torch.nn.utils.clip_grad_norm_(hparams, self.max_grad_norm)
+        # The strengths are clipped apart from the loss coordinates: their
+        # normalised gradient must not shrink the loss's step.
+        for part in self._clip_groups():
+            torch.nn.utils.clip_grad_norm_(part, self.max_grad_norm)
         self.optimizer_.step()
         self.optimizer_.zero_grad(set_to_none=True)
         self.space.write_to(net.criterion_)
@@ -231,8 +280,34 @@ class LossSearch(Callback):
         self.records_.append({
             "epoch": len(net.history) - 1, "step": self.steps_,
             "validation_objective": val_loss.detach(), "scope": "batch",
-            "params": {"w": w, "l": l, "delta": delta},
+            "params": values,
         })
+
+    def _clip_groups(self):
+        hparams = self.space.hparams
+        loss = [h for name, h in hparams.items() if name != "eps"]
+        return [part for part in (loss, [hparams["eps"]] if "eps" in hparams else [])
+                if part]
+
+    def _normalize_strength_gradient(self, grads):
+        """The augmentation strengths' hyper-gradient divided by a running RMS of its norm.
+
+        For a symmetric noise the training loss moves with eps only at second
+        order, so the raw hyper-gradient of a small strength is 10-100x
+        smaller than that of ``l`` or Delta (measured on yeast and gmm384:
+        ``docs/benchmarks.md``) and a shared step size would leave eps where
+        it started. Normalised, the strengths move about ``hyper_lr`` per
+        step in their softplus coordinates, in the direction the
+        hyper-gradient (averaged by the momentum) says.
+        """
+        i = list(self.space.hparams).index("eps")
+        g = grads[i].detach()
+        norm_sq = (g ** 2).sum()
+        self.eps_rms_sq_ = norm_sq if self.eps_rms_sq_ is None else (
+            0.9 * self.eps_rms_sq_ + 0.1 * norm_sq)
+        grads = list(grads)
+        grads[i] = g / (self.eps_rms_sq_.sqrt() + 1e-12)
+        return grads
 
     def on_epoch_end(self, net, **kwargs):
         epoch = len(net.history) - 1
@@ -246,9 +321,7 @@ class LossSearch(Callback):
         score, selection = self.evaluate(net)
         record = {
             "epoch": epoch, "step": self.steps_, "validation_objective": score,
-            "scope": "validation_set",
-            "params": {k: v.detach().clone() for k, v in
-                       zip(("w", "l", "delta"), self.space.tensors())},
+            "scope": "validation_set", "params": self.space.values(),
         }
         if selection is not None:
             record["validation_selection"] = selection
@@ -378,7 +451,10 @@ class LossSearch(Callback):
         return state
 
     def loss_schedule(self):
-        """The loss of each search epoch up to the kept one, as ``(w, l, delta)`` tensors.
+        """The loss of each search epoch up to the kept one, as dicts of tensors.
+
+        Keys ``w``, ``l``, ``delta`` (and ``eps``, the augmentation strengths,
+        when the search network augments).
 
         Entry ``e`` is the loss epoch ``e`` of the search run started with (the
         initial loss through the warm-up, then the searched one); the list ends
@@ -388,7 +464,7 @@ class LossSearch(Callback):
         schedule = []
         for state in self.epoch_states_[:self.best_epoch_]:
             self.space.load_state(state)
-            schedule.append(tuple(t.detach().clone() for t in self.space.tensors()))
+            schedule.append(self.space.values())
         self.space.load_state(current)
         return schedule
 
@@ -407,9 +483,10 @@ class LossSearch(Callback):
 class LossSchedule(Callback):
     """skorch callback replaying a per-epoch loss schedule while a net trains.
 
-    At the start of epoch ``e`` it writes ``schedule[e]`` (a ``(w, l, delta)``
-    triple) into the net's parametric criterion; after the schedule's last
-    entry the criterion keeps the loss it was built with. The retraining of
+    At the start of epoch ``e`` it writes ``schedule[e]`` (``w``, ``l``,
+    ``delta``) into the net's parametric criterion, and its ``eps`` into the
+    net's augmentation; after the schedule's last entry both keep the values
+    they were built with. The retraining of
     :class:`~sklearn_autobalance.AutoBalanceClassifier` uses it to follow the
     path the search took to the kept loss: the search network reached that loss
     gradually, and a network trained on it from the first step ends elsewhere
@@ -417,16 +494,18 @@ class LossSchedule(Callback):
 
     Parameters
     ----------
-    schedule : list of tuple of torch.Tensor
-        ``(w, l, delta)`` per epoch, as :meth:`LossSearch.loss_schedule`.
+    schedule : list of dict of str to torch.Tensor
+        One entry per epoch, as :meth:`LossSearch.loss_schedule`.
     """
 
     def __init__(self, schedule):
         self.schedule = schedule
 
     def on_train_begin(self, net, **kwargs):
-        self.final_ = tuple(getattr(net.criterion_, name).detach().clone()
-                            for name in ("w", "l", "delta"))
+        self.final_ = {name: getattr(net.criterion_, name).detach().clone()
+                       for name in LOSS_PARTS}
+        if net.augmentation is not None:
+            self.final_["eps"] = net.augmentation.eps.detach().clone()
         self.epoch_ = 0
 
     def on_epoch_begin(self, net, **kwargs):
@@ -440,5 +519,7 @@ class LossSchedule(Callback):
     @staticmethod
     def _write(net, values):
         with torch.no_grad():
-            for name, value in zip(("w", "l", "delta"), values):
-                getattr(net.criterion_, name).copy_(value)
+            for name in LOSS_PARTS:
+                getattr(net.criterion_, name).copy_(values[name])
+            if "eps" in values and net.augmentation is not None:
+                net.augmentation.eps.copy_(values["eps"])

@@ -119,11 +119,14 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     objective : {"balanced", "accuracy", "deo", "group_balanced", "worst_group"}, default="balanced"
         Validation (upper-level) objective: balanced CE (the paper's choice for
         balanced error), CE, or a group objective (needs ``sensitive_features``).
-    search : {None, "tau", "l", "delta", "l+delta", "w+l+delta"}, default="l+delta"
+    search : {None, "tau", "l", "delta", "l+delta", "w+l+delta", "eps"}, default="l+delta"
         Which part of the loss is learned. None trains once, on all data, with
-        the ``init`` loss (how every fixed baseline runs). "tau" learns the
-        scalar of LA along ``log pi``; the others learn one value per
-        frequency cluster for each named part (paper Table 1).
+        the ``init`` loss (how every fixed baseline runs; with
+        ``augmentation``, at the fixed strengths). "tau" learns the scalar of
+        LA along ``log pi``; the others learn each named part along
+        ``dictionary`` (paper Table 1), and, with ``augmentation``, the
+        augmentation strengths jointly. "eps" learns the strengths alone, the
+        loss staying at ``init`` (needs ``augmentation``).
     init : str, default="la"
         Starting loss: "ce", "balanced", "la", "cdt", "vs" (members of the
         parametric family; the search starts from them), or, with
@@ -264,6 +267,29 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
           kept.
     fairness_weight : float in [0, 1], default=0.9
         Weight of CE_deo in ``objective="deo"``.
+    augmentation : {None, "shared", "personalized"}, default=None
+        Training-time augmentation of the feature vectors (paper section 2,
+        Lemma 2): a training sample ``x`` of class ``y`` (cell ``(y, g)``
+        with ``sensitive_features``) is replaced at every step by
+        ``x + eps_y * s * u``, with ``u`` uniform in the unit ball and ``s``
+        the per-feature standard deviation of the training data, so that
+        ``eps`` is unit-free. Prediction never augments. "shared": one
+        strength for all classes; "personalized": one per frequency cluster
+        (``cluster_size``; one per class up to 10 classes), or per cell. With
+        a search the strengths are learned by the same implicit
+        hyper-gradient as the loss (``eps = softplus(.)``, starting from
+        ``augmentation_params["eps"]``), are selected with it, and the
+        retraining follows their schedule; with ``search=None`` they stay
+        fixed. Off by default: on our benchmark it did not beat the loss
+        search alone often enough to pay for its cost (``docs/benchmarks.md``,
+        "Personalized augmentation").
+    augmentation_params : dict or None, default=None
+        ``"eps"``: the fixed strength (``search=None``) or the search's start,
+        a number >= 0 (> 0 when searched) or, with "personalized", one per
+        class (or per (class, group) cell); default 0.1 (small: a strength
+        of exactly 0 gives the hyper-gradient no sign to follow).
+        ``"noise"``: "ball" (default, Lemma 2) or "gaussian" (standard
+        normal divided by ``sqrt(n_features)``, the same expected squared norm).
 
     Attributes
     ----------
@@ -297,6 +323,12 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         Number of search epochs run when the kept loss was scored (with
         ``search=None`` and ``early_stopping``: the epoch count found best);
         None without either.
+    augmentation_params_ : dict or None
+        With ``augmentation``: ``eps``, the strengths the final network was
+        trained with, per class (shape ``(n_classes,)``, or
+        ``(n_classes, n_groups)`` with ``sensitive_features``), and
+        ``noise``; None without. ``search_history_`` records the strengths
+        of every step under ``params["eps"]``.
     selection_report_ : dict or None
         With ``selection="paired"``: ``moved`` (whether a searched loss was
         kept), ``index`` (the kept candidate, 0 the initial loss), per

@@ -1,0 +1,423 @@
+"""Personalized data augmentation: the paper's Table 2 in form, on feature vectors.
+
+What is measured
+----------------
+For every data set, seed and row: the test *balanced error* in percent
+(``100 * (1 - balanced_accuracy_score)``, scikit-learn's implementation), the
+fit time, and for the searched rows the strengths the search kept
+(``augmentation_params_["eps"]``), where the hyper-gradient had taken them at
+the last search epoch (``search_history_``), whether the paired selection
+moved, and the class counts of the training part. The report gives
+
+1. mean ± sample std (ddof=1) over the seeds, per row and set;
+2. per-seed paired comparisons (wins / ties (|diff| < 0.005 points) / losses,
+   mean difference) of ``personalized`` against ``shared``, ``pers_ld``
+   against ``ld``, and the same for the ``selection="error"`` rows;
+3. the bar, computed: ``personalized`` lower mean than ``shared`` on >= 2/3
+   of the sets and ``pers_ld`` lower than ``ld`` on >= half;
+4. the strengths the hyper-gradient learned per class against the class's
+   training frequency (Spearman correlation per fit, and the mean strength
+   per frequency tercile), and a figure of them (``--figure``).
+
+Data sets (fixed before any result; ``bench_search.make_set``): ``digits``,
+``synthetic20`` (long-tailed train parts, balanced test parts),
+``gmm384`` (384 features, head 360 / tail 7: the default MLP fits its
+training set exactly), ``yeast`` and ``abalone`` (naturally long-tailed).
+
+Rows (``AutoBalanceClassifier`` with the default network, epochs, batch size,
+learning rate, ``cv`` and ``selection`` unless named; ``init="la"``;
+``random_state=seed``):
+
+- ``la``: ``search=None`` (no augmentation): the reference;
+- ``noise_grid``: fixed shared noise, ``search=None, augmentation="shared"``,
+  the strength chosen by ``GridSearchCV`` over eps in
+  (0.05, 0.1, 0.2, 0.4, 0.8, 1.6), ``StratifiedKFold(3, shuffle=True,
+  random_state=seed)``, ``scoring="balanced_accuracy"``, refit (the best
+  fixed strength on validation data);
+- ``shared``: ``search="eps", augmentation="shared"`` (learned, one strength);
+- ``personalized``: ``search="eps", augmentation="personalized"`` (one per
+  class: these sets have at most 20 classes, ``cluster_size="auto"``);
+- ``ld``: the default search of ``l`` and Delta, no augmentation;
+- ``pers_ld``: the default search with ``augmentation="personalized"``;
+- ``shared_error``, ``personalized_error``, ``pers_ld_error``: the same with
+  ``selection="error"`` (the lowest out-of-fold error is kept, however
+  small the gain: what the hyper-gradient finds, without the guard against
+  noise).
+
+Examples
+--------
+Full run (about 45 minutes on 2 shared cores in one process at ``--threads 1``;
+split ``--sets`` over two processes and ``--merge`` the JSON files)::
+
+    python benchmarks/bench_augmentation.py
+
+Smoke test (seed 0, max_epochs 6, digits, rows la, shared, personalized)::
+
+    python benchmarks/bench_augmentation.py --quick
+
+The cost of augmentation (epoch time with and without, ratio in one run)::
+
+    python benchmarks/bench_augmentation.py --speed
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common  # noqa: E402
+
+ALL_SETS = ["digits", "synthetic20", "gmm384", "yeast", "abalone"]
+ALL_ROWS = ["la", "noise_grid", "shared", "personalized", "ld", "pers_ld",
+            "shared_error", "personalized_error", "pers_ld_error"]
+QUICK_ROWS = ["la", "shared", "personalized"]
+GRID = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+TIE = 0.005
+ROW_KWARGS = {
+    "la": {"search": None},
+    "shared": {"search": "eps", "augmentation": "shared"},
+    "personalized": {"search": "eps", "augmentation": "personalized"},
+    "ld": {},
+    "pers_ld": {"augmentation": "personalized"},
+    "shared_error": {"search": "eps", "augmentation": "shared", "selection": "error"},
+    "personalized_error": {"search": "eps", "augmentation": "personalized",
+                           "selection": "error"},
+    "pers_ld_error": {"augmentation": "personalized", "selection": "error"},
+}
+ROW_LABELS = {
+    "la": "LA, no augmentation",
+    "noise_grid": "fixed shared noise, eps by GridSearchCV",
+    "shared": "learned shared eps",
+    "personalized": "learned personalized eps",
+    "ld": "l & Delta (default search)",
+    "pers_ld": "personalized + l & Delta",
+    "shared_error": "learned shared, selection='error'",
+    "personalized_error": "learned personalized, selection='error'",
+    "pers_ld_error": "personalized + l & Delta, selection='error'",
+}
+COMPARISONS = [("personalized", "shared"), ("pers_ld", "ld"),
+               ("personalized_error", "shared_error"), ("pers_ld_error", "ld"),
+               ("noise_grid", "la"), ("personalized", "la")]
+
+
+def make_estimator(row, seed, args):
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    from sklearn_autobalance import AutoBalanceClassifier
+
+    base = dict(hidden_layer_sizes=tuple(args.hidden), max_epochs=args.max_epochs,
+                batch_size=args.batch_size, lr=args.lr, device=args.device,
+                random_state=seed)
+    if row == "noise_grid":
+        inner = AutoBalanceClassifier(**base, search=None, augmentation="shared")
+        grid = {"augmentation_params": [{"eps": e} for e in GRID]}
+        est = GridSearchCV(inner, grid, cv=StratifiedKFold(3, shuffle=True, random_state=seed),
+                           scoring="balanced_accuracy", refit=True, n_jobs=1)
+        return est, {**base, "search": None, "augmentation": "shared", "grid": list(GRID)}
+    params = ROW_KWARGS[row]
+    return AutoBalanceClassifier(**base, **params), {**base, **params}
+
+
+def run_one(Xtr, ytr, Xte, yte, row, seed, args):
+    from sklearn.metrics import balanced_accuracy_score
+
+    est, params = make_estimator(row, seed, args)
+    start = time.perf_counter()
+    est.fit(Xtr, ytr)
+    out = {"row": row, "seed": seed, "params": params,
+           "fit_time_s": time.perf_counter() - start,
+           "balanced_error": 100.0 * (1.0 - balanced_accuracy_score(yte, est.predict(Xte))),
+           "class_counts": np.bincount(ytr).tolist()}
+    clf = est
+    if row == "noise_grid":
+        clf = est.best_estimator_
+        out["chosen_eps"] = float(est.best_params_["augmentation_params"]["eps"])
+    if clf.augmentation_params_ is not None:
+        out["eps"] = np.round(clf.augmentation_params_["eps"], 4).tolist()
+    records = [r for r in (clf.search_history_ or []) if r["scope"] == "validation_set"]
+    if records and "eps" in records[-1]["params"]:
+        out["last_eps"] = np.round(records[-1]["params"]["eps"], 4).tolist()
+    report = getattr(clf, "selection_report_", None)
+    if report is not None:
+        b = report["best"]
+        out.update(moved=bool(report["moved"]), best_gain=float(report["gain"][b]),
+                   best_se=float(report["se"][b]), threshold=float(report["threshold"]))
+    elif clf.best_epoch_ is not None and records:
+        out["moved"] = bool(clf.best_step_ != records[0]["step"])
+    return out
+
+
+# ----------------------------------------------------------------------------- report
+def _values(results, row, s):
+    return {r["seed"]: r["balanced_error"] for r in results if r["row"] == row and r["set"] == s}
+
+
+def _cell(vals):
+    if not vals:
+        return "—"
+    v = np.array(list(vals.values()))
+    return f"{v.mean():.2f} ± {v.std(ddof=1):.2f}" if len(v) > 1 else f"{v.mean():.2f}"
+
+
+def paired(results, s, a, b):
+    va, vb = _values(results, a, s), _values(results, b, s)
+    common = sorted(set(va) & set(vb))
+    if not common:
+        return None
+    d = np.array([va[k] - vb[k] for k in common])
+    return {"n": len(common), "wins": int((d <= -TIE).sum()), "ties": int((abs(d) < TIE).sum()),
+            "losses": int((d >= TIE).sum()), "mean_diff": float(d.mean()),
+            "se": float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else None}
+
+
+def _spearman(a, b):
+    from scipy.stats import spearmanr
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if np.allclose(a, a[0]) or np.allclose(b, b[0]):
+        return None
+    return float(spearmanr(a, b).statistic)
+
+
+def strength_table(results, sets, rows=("personalized", "personalized_error", "pers_ld_error")):
+    """Per set and row: mean Spearman(eps, frequency) and mean eps per frequency tercile."""
+    lines = []
+    for s in sets:
+        for row in rows:
+            fits = [r for r in results if r["set"] == s and r["row"] == row and "last_eps" in r]
+            if not fits:
+                continue
+            rhos, terciles = [], []
+            for r in fits:
+                counts, eps = np.asarray(r["class_counts"], float), np.asarray(r["last_eps"], float)
+                rho = _spearman(eps, counts)
+                if rho is not None:
+                    rhos.append(rho)
+                order = np.argsort(-counts)  # head first
+                parts = np.array_split(order, 3)
+                terciles.append([float(eps[p].mean()) for p in parts])
+            t = np.mean(terciles, axis=0)
+            lines.append([s, ROW_LABELS[row], str(len(fits)),
+                          f"{np.mean(rhos):+.2f}" if rhos else "—",
+                          f"{t[0]:.2f}", f"{t[1]:.2f}", f"{t[2]:.2f}"])
+    return _common.markdown_table(
+        ["set", "row", "fits", "Spearman(eps, frequency)", "eps head third",
+         "eps middle third", "eps tail third"], lines)
+
+
+def figure(results, sets, path, row="personalized_error"):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(sets), figsize=(3.2 * len(sets), 3.0), squeeze=False)
+    for ax, s in zip(axes[0], sets):
+        for r in results:
+            if r["set"] == s and r["row"] == row and "last_eps" in r:
+                counts = np.asarray(r["class_counts"], float)
+                ax.scatter(counts / counts.sum(), r["last_eps"], s=12, alpha=0.7,
+                           label=f"seed {r['seed']}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.axhline(0.1, color="grey", lw=0.8, ls="--")
+        ax.set_title(s)
+        ax.set_xlabel("class frequency (train)")
+    axes[0][0].set_ylabel("learned eps (last search epoch)")
+    axes[0][-1].legend(fontsize=7)
+    fig.suptitle(f"{ROW_LABELS[row]}: strength per class (dashed: the start, 0.1)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def report(payload, sets, rows):
+    results = payload["results"]
+    out = ["# Personalized augmentation (bench_augmentation.py)", ""]
+    for run in payload["runs"]:
+        out += [_common.machine_markdown(run["machine"], run["command"]), ""]
+    out += ["## Test balanced error (%), mean ± std over seeds", ""]
+    out.append(_common.markdown_table(
+        ["row"] + sets, [[ROW_LABELS[r]] + [_cell(_values(results, r, s)) for s in sets]
+                         for r in rows]))
+    out += ["", "## Paired per seed (a - b, points; wins of a / ties / losses)", ""]
+    lines = []
+    for a, b in COMPARISONS:
+        if a not in rows or b not in rows:
+            continue
+        cells = []
+        for s in sets:
+            p = paired(results, s, a, b)
+            cells.append("—" if p is None else
+                         f"{p['mean_diff']:+.2f} ({p['wins']}/{p['ties']}/{p['losses']})")
+        lines.append([f"{a} − {b}"] + cells)
+    out.append(_common.markdown_table(["comparison"] + sets, lines))
+    out += ["", "## The bar", ""]
+    for a, b, need in (("personalized", "shared", 2 / 3), ("pers_ld", "ld", 0.5)):
+        ps = [paired(results, s, a, b) for s in sets]
+        ps = [p for p in ps if p is not None]
+        better = sum(p["mean_diff"] < 0 for p in ps)
+        out.append(f"- {a} lower mean than {b} on {better}/{len(ps)} sets "
+                   f"(needed {need:.2f} of them): {'PASS' if ps and better >= need * len(ps) else 'FAIL'}")
+    out += ["", "## How often the paired selection moved; the strengths chosen", ""]
+    lines = []
+    for r in rows:
+        cells = []
+        for s in sets:
+            fits = [x for x in results if x["row"] == r and x["set"] == s]
+            if r == "noise_grid":
+                cells.append(", ".join(f"{x['chosen_eps']:g}" for x in fits) or "—")
+            elif fits and "moved" in fits[0]:
+                cells.append(f"{sum(bool(x['moved']) for x in fits)}/{len(fits)}")
+            else:
+                cells.append("—")
+        lines.append([ROW_LABELS[r]] + cells)
+    out.append(_common.markdown_table(["row (moved / chosen eps)"] + sets, lines))
+    out += ["", "## Learned strength per class against class frequency", "",
+            strength_table(results, sets), ""]
+    times = [[ROW_LABELS[r]] + [
+        f"{np.median([x['fit_time_s'] for x in results if x['row'] == r and x['set'] == s]):.1f}"
+        if any(x['row'] == r and x['set'] == s for x in results) else "—" for s in sets]
+        for r in rows]
+    out += ["## Median fit time (s)", "", _common.markdown_table(["row"] + sets, times), ""]
+    return "\n".join(out)
+
+
+# ----------------------------------------------------------------------------- speed
+def speed(args):
+    """Epoch time with and without augmentation, interleaved repeats, ratio of medians."""
+    import torch
+
+    import bench_search
+    from sklearn_autobalance import AutoBalanceClassifier
+
+    lines = []
+    for name in ("digits", "gmm384"):
+        Xtr, ytr = bench_search.make_set(name, 0)[:2]
+        arms = {
+            "search=None": dict(search=None),
+            "search=None, augmentation='shared' (eps 0.1)": dict(search=None,
+                                                                 augmentation="shared"),
+            "default search": dict(),
+            "default search, augmentation='personalized'": dict(augmentation="personalized"),
+        }
+        times = {k: [] for k in arms}
+        for rep in range(args.repeats):
+            for k, kw in arms.items():
+                clf = AutoBalanceClassifier(random_state=rep, max_epochs=args.max_epochs, **kw)
+                t = time.perf_counter()
+                clf.fit(Xtr, ytr)
+                times[k].append(time.perf_counter() - t)
+        med = {k: float(np.median(v)) for k, v in times.items()}
+        keys = list(arms)
+        lines.append([name, f"{med[keys[0]]:.2f}", f"{med[keys[1]]:.2f}",
+                      f"{med[keys[1]] / med[keys[0]]:.3f}", f"{med[keys[2]]:.2f}",
+                      f"{med[keys[3]]:.2f}", f"{med[keys[3]] / med[keys[2]]:.3f}"])
+        print(lines[-1], flush=True)
+    return _common.markdown_table(
+        ["set", "fit, no aug (s)", "fit, aug (s)", "ratio", "search fit, no aug (s)",
+         "search fit, aug (s)", "ratio"], lines)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sets", nargs="+", default=None, choices=ALL_SETS)
+    p.add_argument("--rows", nargs="+", default=None, choices=ALL_ROWS)
+    p.add_argument("--seeds", nargs="+", type=int, default=None)
+    _common.add_network_arguments(p)
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--merge", nargs="+", default=None, metavar="JSON")
+    p.add_argument("--figure", default=None, help="PNG of the learned strengths per class")
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--speed", action="store_true",
+                   help="the cost of augmentation: fit times with and without, one run")
+    p.add_argument("--repeats", type=int, default=5, help="--speed: interleaved repeats")
+    _common.add_output_arguments(p, "augmentation")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.max_epochs = min(args.max_epochs, 6)
+        args.seeds = args.seeds or [0]
+        args.sets = args.sets or ["digits"]
+        args.rows = args.rows or list(QUICK_ROWS)
+    args.sets = [s for s in ALL_SETS if s in (args.sets or ALL_SETS)]
+    args.rows = [r for r in ALL_ROWS if r in (args.rows or ALL_ROWS)]
+    args.seeds = args.seeds or [0, 1, 2, 3, 4]
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import torch
+
+    import bench_search
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore", category=UserWarning, module="sklearn_autobalance")
+    warnings.filterwarnings("ignore", message="The least populated class")
+    out_md, out_json = _common.default_paths("augmentation", args.quick, args.out, args.json)
+    command = _common.command_line()
+    run_info = {"command": command, "machine": _common.machine_info(args.device)}
+    if args.speed:
+        bench_search.warm_up(args.device)
+        text = (_common.machine_markdown(run_info["machine"], command) + "\n\n"
+                + speed(args))
+        _common.write_text(out_md if args.out else out_md.with_name(out_md.stem + "_speed.md"),
+                           text)
+        print(text)
+        return
+    if args.merge:
+        payload = {"runs": [], "results": []}
+        for path in args.merge:
+            part = json.loads(Path(path).read_text())
+            payload["runs"] += part["runs"]
+            payload["results"] += part["results"]
+    else:
+        payload = {"benchmark": "augmentation", "cwd": os.getcwd(), "args": vars(args),
+                   "runs": [], "results": [], "failures": []}
+        if args.resume and Path(out_json).exists():
+            old = json.loads(Path(out_json).read_text())
+            payload.update(runs=old["runs"], results=old["results"])
+        payload["runs"].append(run_info)
+        done = {(r["set"], r["seed"], r["row"]) for r in payload["results"]}
+        print(_common.machine_markdown(run_info["machine"], command), flush=True)
+        bench_search.warm_up(args.device)
+        for name in args.sets:
+            for seed in args.seeds:
+                todo = [r for r in args.rows if (name, seed, r) not in done]
+                if not todo:
+                    continue
+                Xtr, ytr, Xte, yte, desc = bench_search.make_set(name, seed)
+                print(f"[{name} seed {seed}] {desc}", flush=True)
+                for row in todo:
+                    try:
+                        res = run_one(Xtr, ytr, Xte, yte, row, seed, args)
+                    except Exception as exc:  # recorded; --resume retries it
+                        traceback.print_exc()
+                        payload["failures"].append({"set": name, "seed": seed, "row": row,
+                                                    "error": f"{type(exc).__name__}: {exc}"})
+                        continue
+                    res["set"] = name
+                    payload["results"].append(res)
+                    _common.write_json(out_json, payload)
+                    print(f"  {row:20s} bal.err {res['balanced_error']:6.2f}%  "
+                          f"{res['fit_time_s']:6.1f}s  moved {res.get('moved')}  "
+                          f"eps {res.get('last_eps', res.get('chosen_eps'))}", flush=True)
+    sets = [s for s in ALL_SETS if any(r["set"] == s for r in payload["results"])]
+    rows = [r for r in ALL_ROWS if any(x["row"] == r for x in payload["results"])]
+    text = report(payload, sets, rows)
+    _common.write_text(out_md, text)
+    if args.figure:
+        figure(payload["results"], sets, args.figure)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -9,10 +9,15 @@ training step, by
 
 with ``u`` uniform in the unit ball of R^d (Lemma 2's spherical
 augmentation; standard Gaussian divided by ``sqrt(d)`` as an option), ``s``
-the per-feature standard deviation of the training data (so that the strength
-is unit-free: ``eps = 1`` moves a sample by up to the data's own spread) and
-``eps`` one strength per class or (class, group) cell. Prediction never
-augments.
+the per-feature standard deviation of the training data times ``sqrt(d)``,
+and ``eps`` one strength per class or (class, group) cell. The strength is
+free of units and of the dimension: the noise on feature ``j`` has RMS
+``eps * std_j`` (exactly for the Gaussian, a factor ``sqrt(d / (d + 2))`` for
+the ball), and ``eps = 1`` moves a sample by up to the RMS distance of the
+data from its mean. Without the ``sqrt(d)`` a strength would mean less the
+more features there are (a unit-ball draw has per-coordinate RMS
+``1 / sqrt(d + 2)``): 0.1 was 0.5% of a standard deviation on 384 features.
+Prediction never augments.
 
 The strengths are hyper-parameters of the lower problem: the training loss at
 the augmented points is differentiable in ``eps``, so the implicit
@@ -30,7 +35,7 @@ AUGMENTATIONS = ("shared", "personalized")
 NOISES = ("ball", "gaussian")
 # A small positive start: the hyper-gradient at exactly zero noise carries no
 # sign information (the loss is flat in eps there to first order for a
-# symmetric noise), and 0.1 of the data's spread barely changes a fit.
+# symmetric noise), and noise of 0.1 standard deviations barely changes a fit.
 DEFAULT_EPS = 0.1
 
 
@@ -178,5 +183,8 @@ class StrengthCoordinates:
 
 
 def feature_scale(X):
-    """Per-feature standard deviation of ``X`` (float32 tensor); constant features get 0."""
-    return X.float().std(dim=0, unbiased=False)
+    """``sqrt(n_features)`` times the per-feature standard deviation of ``X`` (float32).
+
+    Constant features get 0 (they are never perturbed).
+    """
+    return X.float().std(dim=0, unbiased=False) * math.sqrt(X.shape[-1])

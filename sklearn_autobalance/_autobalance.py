@@ -272,8 +272,10 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         Lemma 2): a training sample ``x`` of class ``y`` (cell ``(y, g)``
         with ``sensitive_features``) is replaced at every step by
         ``x + eps_y * s * u``, with ``u`` uniform in the unit ball and ``s``
-        the per-feature standard deviation of the training data, so that
-        ``eps`` is unit-free. Prediction never augments. "shared": one
+        the per-feature standard deviation of the training data times
+        ``sqrt(n_features)``, so that ``eps`` is free of units and of the
+        dimension: about ``eps`` standard deviations of noise per feature.
+        Prediction never augments. "shared": one
         strength for all classes; "personalized": one per frequency cluster
         (``cluster_size``; one per class up to 10 classes), or per cell. With
         a search the strengths are learned by the same implicit

@@ -55,9 +55,21 @@ def test_apply_uses_each_samples_class_and_cell_strength():
     assert float(drawn[:, 1].abs().mean()) > 1.5 * float(drawn[:, 0].abs().mean())
 
 
-def test_feature_scale_is_the_population_std():
+def test_feature_scale_is_the_population_std_times_sqrt_of_the_dimension():
     X = torch.tensor([[0.0, 1.0], [2.0, 1.0]])
-    assert torch.allclose(feature_scale(X), torch.tensor([1.0, 0.0]))
+    assert torch.allclose(feature_scale(X), torch.tensor([2 ** 0.5, 0.0]))
+
+
+@pytest.mark.parametrize("d", [4, 64, 512])
+def test_a_strength_means_the_same_per_feature_noise_in_every_dimension(d):
+    # eps * s * u has per-feature RMS eps * std_j * sqrt(d / (d + 2)) for the ball.
+    g = torch.Generator().manual_seed(d)
+    X = torch.randn(4000, d, generator=g) * 3.0
+    aug = FeatureAugmentation(feature_scale(X), torch.tensor([0.5]), "ball", seed=0)
+    aug.reset()
+    noise = 0.5 * aug.draw(X)
+    rms = float(noise.pow(2).mean().sqrt())
+    assert abs(rms - 0.5 * 3.0 * (d / (d + 2)) ** 0.5) < 0.05 * 1.5
 
 
 def test_batches_reset_gives_the_same_stream_and_control_shares_the_draw():

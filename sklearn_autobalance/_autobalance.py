@@ -288,8 +288,10 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     augmentation_params : dict or None, default=None
         ``"eps"``: the fixed strength (``search=None``) or the search's start,
         a number >= 0 (> 0 when searched) or, with "personalized", one per
-        class (or per (class, group) cell); default 0.1 (small: a strength
-        of exactly 0 gives the hyper-gradient no sign to follow).
+        class (or per (class, group) cell); default 0.8. Not small: the
+        noise acts on the loss at second order in eps, and searches started
+        at 0.1 drifted towards 0 where large noise helped; from 0.8 they
+        went where the validation error was lowest (``docs/benchmarks.md``).
         ``"noise"``: "ball" (default, Lemma 2) or "gaussian" (standard
         normal divided by ``sqrt(n_features)``, the same expected squared norm).
 

@@ -6,6 +6,7 @@ import torch
 
 from sklearn_autobalance import AutoBalanceClassifier
 from sklearn_autobalance._augmentation import (
+    DEFAULT_EPS,
     FeatureAugmentation,
     StrengthCoordinates,
     check_augmentation_params,
@@ -252,14 +253,14 @@ def test_searched_strengths_are_reported_recorded_and_used_by_the_retrain(cv, se
     assert eps.shape == (3,) and np.all(eps > 0)
     records = [r for r in clf.search_history_ if r["scope"] == "validation_set"]
     assert all(r["params"]["eps"].shape == (3,) for r in records)
-    np.testing.assert_allclose(records[0]["params"]["eps"], 0.1, rtol=1e-5)
+    np.testing.assert_allclose(records[0]["params"]["eps"], DEFAULT_EPS, rtol=1e-5)
     # search="eps" keeps the loss at its init (LA) throughout.
     for r in records:
         for part in ("w", "l", "delta"):
             np.testing.assert_array_equal(r["params"][part], records[0]["params"][part])
     if selection == "error":
         moved = records[-1]["params"]["eps"]
-        assert not np.allclose(moved, 0.1)  # the strengths do move with hyper_lr=0.2
+        assert not np.allclose(moved, DEFAULT_EPS)  # the strengths move with hyper_lr=0.2
         kept = [r for r in records if r["epoch"] + 1 == clf.best_epoch_][0]
         np.testing.assert_allclose(eps, kept["params"]["eps"], rtol=1e-5)
         # The retrain ends with the kept strengths in its augmentation.
@@ -273,7 +274,8 @@ def test_kept_initial_strengths_give_exactly_the_fixed_fit():
     searched = AutoBalanceClassifier(augmentation="personalized", cv=2, **FAST).fit(X, y)
     assert not searched.selection_report_["moved"]
     fixed = AutoBalanceClassifier(search=None, augmentation="personalized", **FAST).fit(X, y)
-    np.testing.assert_array_equal(searched.augmentation_params_["eps"], np.full(3, 0.1))
+    np.testing.assert_array_equal(searched.augmentation_params_["eps"],
+                                  np.full(3, DEFAULT_EPS))
     for a, b in zip(_weights(searched), _weights(fixed)):
         assert torch.equal(a, b)
 
@@ -332,7 +334,8 @@ def test_verbose_names_the_augmentation(capsys):
     AutoBalanceClassifier(augmentation="personalized", cv=None, selection="error",
                           verbose=1, **FAST).fit(X, y)
     out = capsys.readouterr().out
-    assert "personalized augmentation (ball noise) from eps 0.1 (every class), searched" in out
+    assert (f"personalized augmentation (ball noise) from eps {DEFAULT_EPS:.3g} (every class), "
+            "searched") in out
     assert "augmentation strengths kept: eps" in out
 
 

@@ -218,6 +218,9 @@ def figure(results, sets, path, row="personalized_error"):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    from sklearn_autobalance._augmentation import DEFAULT_EPS
 
     fig, axes = plt.subplots(1, len(sets), figsize=(3.2 * len(sets), 3.0), squeeze=False)
     for ax, s in zip(axes[0], sets):
@@ -228,12 +231,15 @@ def figure(results, sets, path, row="personalized_error"):
                            label=f"seed {r['seed']}")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.axhline(0.1, color="grey", lw=0.8, ls="--")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.axhline(DEFAULT_EPS, color="grey", lw=0.8, ls="--")
         ax.set_title(s)
         ax.set_xlabel("class frequency (train)")
     axes[0][0].set_ylabel("learned eps (last search epoch)")
     axes[0][-1].legend(fontsize=7)
-    fig.suptitle(f"{ROW_LABELS[row]}: strength per class (dashed: the start, 0.1)", fontsize=9)
+    fig.suptitle(f"{ROW_LABELS[row]}: strength per class (dashed: the start, {DEFAULT_EPS:g})",
+                 fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 

@@ -103,7 +103,7 @@ class LossSearchSpace:
         """A training batch's features augmented at the current strengths (differentiably)."""
         if self.augmentation is None:
             return X
-        noise = self.augmentation.draw(X, generator)
+        noise = self.augmentation.draw_parts(X, generator)
         return self.augmentation.apply(X, y, groups, eps=self.strengths(), noise=noise)
 
     def values(self):

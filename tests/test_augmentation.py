@@ -31,6 +31,27 @@ def test_ball_draws_lie_in_the_unit_ball_with_the_uniform_radius_law():
     assert float(torch.linalg.vector_norm(u.mean(0))) < 0.02
 
 
+@pytest.mark.parametrize("d", [3, 64])
+def test_the_training_stream_draws_uniformly_in_the_ball_across_reused_passes(d):
+    # Many batches: fresh blocks and their permuted, sign-flipped passes.
+    aug = FeatureAugmentation(torch.ones(d), torch.ones(1), "ball", seed=0)
+    aug.BUFFER_FLOATS = 64 * d  # small blocks, so that every pass is exercised
+    aug.reset()
+    u = torch.cat([aug.draw(torch.zeros(16, d)) for _ in range(1500)])
+    r = torch.linalg.vector_norm(u, dim=1)
+    assert float(r.max()) <= 1.0 + 1e-6
+    for t in (0.5, 0.8, 0.95):
+        assert abs(float((r <= t).float().mean()) - t ** d) < 0.015
+    assert float(torch.linalg.vector_norm(u.mean(0))) < 0.03
+    # Isotropic second moment: E[u u^T] = E[r^2] / d * I.
+    second = (u.T @ u) / len(u)
+    expected = d / (d + 2) / d
+    assert torch.allclose(second, expected * torch.eye(d), atol=0.1 * expected + 0.003)
+    # No two consecutive blocks repeat each other.
+    first, later = u[:64], u[64:128]
+    assert not torch.allclose(first, later) and not torch.allclose(first, -later)
+
+
 def test_gaussian_draws_have_unit_expected_squared_norm():
     g = torch.Generator().manual_seed(1)
     u = unit_noise((20000, 16), "gaussian", g, "cpu")

@@ -58,6 +58,17 @@ Smoke test (seed 0, max_epochs 6, digits, rows la, shared, personalized)::
 The cost of augmentation (epoch time with and without, ratio in one run)::
 
     python benchmarks/bench_augmentation.py --speed
+
+Where a searched strength goes from a small and from a large start, on the
+development sets of ``dev_search.py`` (``hd``, ``syn10``, ``flare``; seeds 0-1;
+fixed noise at 0.1 / 0.4 / 1.6 scored on a 30% validation split of the
+training part, then ``search="eps", augmentation="shared",
+selection="error"`` from 0.1 and from 0.8, scored on the test part; about 5
+minutes)::
+
+    python benchmarks/bench_augmentation.py --start-check
+
+``--start-eps`` sets the start of the searched rows (default: the estimator's).
 """
 
 import argparse
@@ -122,7 +133,9 @@ def make_estimator(row, seed, args):
         est = GridSearchCV(inner, grid, cv=StratifiedKFold(3, shuffle=True, random_state=seed),
                            scoring="balanced_accuracy", refit=True, n_jobs=1)
         return est, {**base, "search": None, "augmentation": "shared", "grid": list(GRID)}
-    params = ROW_KWARGS[row]
+    params = dict(ROW_KWARGS[row])
+    if args.start_eps is not None and "augmentation" in params:
+        params["augmentation_params"] = {"eps": args.start_eps}
     return AutoBalanceClassifier(**base, **params), {**base, **params}
 
 
@@ -332,6 +345,45 @@ def speed(args):
          "search fit, aug (s)", "ratio"], lines)
 
 
+def start_check():
+    """Fixed noise on a validation split, and the searched strength from two starts (dev sets)."""
+    import torch
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.model_selection import train_test_split
+
+    import dev_search
+    from sklearn_autobalance import AutoBalanceClassifier
+    from sklearn_autobalance.losses import balanced_cross_entropy
+
+    lines = []
+    for name in ("hd", "syn10", "flare"):
+        for seed in (0, 1):
+            Xtr, ytr, Xte, yte = dev_search.make(name, seed)[:4]
+            Xa, Xv, ya, yv = train_test_split(Xtr, ytr, test_size=0.3, stratify=ytr,
+                                              random_state=seed)
+            row = [name, str(seed)]
+            for eps in (0.1, 0.4, 1.6):
+                clf = AutoBalanceClassifier(search=None, augmentation="shared",
+                                            augmentation_params={"eps": eps},
+                                            random_state=seed).fit(Xa, ya)
+                z = torch.tensor(clf.decision_function(Xv))
+                ce = float(balanced_cross_entropy(z, torch.tensor(yv), len(np.unique(ytr))))
+                err = 100 * (1 - balanced_accuracy_score(yv, clf.predict(Xv)))
+                row.append(f"{ce:.3f} / {err:.1f}")
+            for start in (0.1, 0.8):
+                clf = AutoBalanceClassifier(search="eps", augmentation="shared",
+                                            augmentation_params={"eps": start},
+                                            selection="error", random_state=seed).fit(Xtr, ytr)
+                last = [r for r in clf.search_history_ if r["scope"] == "validation_set"][-1]
+                err = 100 * (1 - balanced_accuracy_score(yte, clf.predict(Xte)))
+                row.append(f"{last['params']['eps'].flat[0]:.3f} / {err:.1f}")
+            lines.append(row)
+            print(row, flush=True)
+    return _common.markdown_table(
+        ["set", "seed", "fixed 0.1: val bal. CE / bal. err %", "fixed 0.4", "fixed 1.6",
+         "learned from 0.1: last eps / test bal. err %", "learned from 0.8"], lines)
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sets", nargs="+", default=None, choices=ALL_SETS)
@@ -345,6 +397,10 @@ def parse_args(argv=None):
     p.add_argument("--speed", action="store_true",
                    help="the cost of augmentation: fit times with and without, one run")
     p.add_argument("--repeats", type=int, default=5, help="--speed: interleaved repeats")
+    p.add_argument("--start-check", action="store_true",
+                   help="where a searched strength goes from 0.1 and from 0.8 (dev sets)")
+    p.add_argument("--start-eps", type=float, default=None,
+                   help="start of the searched strengths (default: the estimator's)")
     _common.add_output_arguments(p, "augmentation")
     args = p.parse_args(argv)
     if args.quick:
@@ -371,6 +427,13 @@ def main(argv=None):
     out_md, out_json = _common.default_paths("augmentation", args.quick, args.out, args.json)
     command = _common.command_line()
     run_info = {"command": command, "machine": _common.machine_info(args.device)}
+    if args.start_check:
+        text = (_common.machine_markdown(run_info["machine"], command) + "\n\n"
+                + start_check())
+        _common.write_text(out_md if args.out else out_md.with_name("augmentation_start.md"),
+                           text)
+        print(text)
+        return
     if args.speed:
         bench_search.warm_up(args.device)
         text = (_common.machine_markdown(run_info["machine"], command) + "\n\n"

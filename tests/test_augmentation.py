@@ -397,3 +397,37 @@ def test_non_numeric_features_are_refused():
     X[0, 0] = "red"
     with pytest.raises(ValueError, match="could not convert|numeric"):
         AutoBalanceClassifier(augmentation="shared", search=None, **FAST).fit(X, y)
+
+
+def test_loss_schedule_replays_the_strengths_epoch_by_epoch():
+    from types import SimpleNamespace
+
+    from sklearn_autobalance._search import LossSchedule
+    from sklearn_autobalance.losses import ParametricCrossEntropy
+
+    criterion = ParametricCrossEntropy([10, 5])
+    aug = FeatureAugmentation(torch.ones(2), torch.tensor([0.9, 0.9]), "ball", seed=0)
+    net = SimpleNamespace(criterion_=criterion, augmentation=aug)
+    zeros, ones = torch.zeros(2), torch.ones(2)
+    schedule = [{"w": ones, "l": zeros, "delta": zeros, "eps": torch.tensor([0.1, 0.2])},
+                {"w": ones, "l": zeros, "delta": zeros, "eps": torch.tensor([0.3, 0.4])}]
+    cb = LossSchedule(schedule)
+    cb.on_train_begin(net)
+    seen = []
+    for _ in range(3):
+        cb.on_epoch_begin(net)
+        seen.append(aug.eps.clone())
+    cb.on_train_end(net)
+    assert torch.allclose(seen[0], torch.tensor([0.1, 0.2]))
+    assert torch.allclose(seen[1], torch.tensor([0.3, 0.4]))
+    assert torch.allclose(seen[2], torch.tensor([0.9, 0.9]))  # after the schedule: the kept one
+    assert torch.allclose(aug.eps, torch.tensor([0.9, 0.9]))
+
+
+def test_a_fitted_augmented_estimator_pickles_and_predicts_the_same():
+    import pickle
+
+    X, y = _data()
+    clf = AutoBalanceClassifier(search=None, augmentation="shared", **FAST).fit(X, y)
+    clone = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(clf.decision_function(X), clone.decision_function(X))

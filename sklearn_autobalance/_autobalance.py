@@ -546,14 +546,14 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             )
         self.augmentation_params_ = None
         if self.augmentation is not None:
-            eps0, self._noise = check_augmentation_params(
+            eps0, noise = check_augmentation_params(
                 self.augmentation_params, self.augmentation, self.class_counts_.shape)
             if self.search is not None and np.any(eps0 <= 0):
                 raise ValueError(
                     "a searched augmentation strength must start above 0 (the hyper-gradient "
                     "at exactly zero noise carries no sign information): use "
                     "augmentation_params={'eps': <positive>}, or search=None for eps = 0")
-            self.augmentation_params_ = {"eps": eps0, "noise": self._noise}
+            self.augmentation_params_ = {"eps": eps0, "noise": noise}
         if self.search is None:
             return self._fit_fixed(X, y, groups, sample_weight, rng, error)
 
@@ -592,7 +592,8 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         if self.augmentation is not None:
             eps0 = self.augmentation_params_["eps"]
             augmentation = self._augmenter(full_X, eps0, control=eps0 if paired else None)
-            where += (f"; {self.augmentation} augmentation ({self._noise} noise) from "
+            where += (f"; {self.augmentation} augmentation "
+                      f"({self.augmentation_params_['noise']} noise) from "
                       f"eps {self._describe_eps(eps0)}, searched")
         init = make_loss(self.init, counts, self.init_params)
         criterion = ParametricCrossEntropy(counts, w=init.w, l=init.l, delta=init.delta,
@@ -698,9 +699,8 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         callbacks = [("loss_schedule", LossSchedule(schedule))] if replay else []
         return self._make_net(final.to(self._device), max_epochs=epochs,
                               extra_callbacks=callbacks, progress=("retrain", ()),
-                              augmentation=self._augmenter(
-                                  full_X, self.augmentation_params_ and
-                                  self.augmentation_params_["eps"])).fit(full_X, full_y)
+                              augmentation=self._augmenter(full_X, self._kept_eps())
+                              ).fit(full_X, full_y)
 
     def _fit_fixed(self, X, y, groups, sample_weight, rng, error):
         """``search=None``: the ``init`` loss on all data (after an early-stopping run)."""
@@ -719,7 +719,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         self.loss_params_ = (criterion.effective_params()
                              if isinstance(criterion, ParametricCrossEntropy) else {})
         full_X, full_y = self._tensors(X, y, groups, sample_weight)
-        eps = None if self.augmentation is None else self.augmentation_params_["eps"]
+        eps = self._kept_eps()
         epochs = self.max_epochs
         if self.early_stopping:
             # Find the epoch count on a held-out split (the loss built from the
@@ -743,9 +743,14 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             del net, stopper
         self._say(f"train: fixed loss {self.init!r} on all {len(y)} samples for {epochs} epochs"
                   + ("" if eps is None else f", {self.augmentation} augmentation "
-                     f"({self._noise} noise) with fixed eps {self._describe_eps(eps)}"))
+                     f"({self.augmentation_params_['noise']} noise) with fixed eps "
+                     f"{self._describe_eps(eps)}"))
         return self._make_net(criterion, max_epochs=epochs, progress=("train", ()),
                               augmentation=self._augmenter(full_X, eps)).fit(full_X, full_y)
+
+    def _kept_eps(self):
+        """The augmentation strengths of the final network (None without augmentation)."""
+        return None if self.augmentation_params_ is None else self.augmentation_params_["eps"]
 
     def _augmenter(self, X, eps, control=None):
         """The training augmentation at strengths ``eps`` (a table per class or cell), or None.
@@ -760,7 +765,8 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         def tensor(values):
             return torch.tensor(np.asarray(values), dtype=torch.float32, device=self._device)
 
-        return FeatureAugmentation(feature_scale(X["X"]), tensor(eps), self._noise,
+        return FeatureAugmentation(feature_scale(X["X"]), tensor(eps),
+                                   self.augmentation_params_["noise"],
                                    self._seed + 1,
                                    control_eps=None if control is None else tensor(control))
 

@@ -1,0 +1,306 @@
+"""Why does ``objective="deo"`` not lower the DEO? Validation against test, per seed.
+
+For each set and seed: CE and the search's initial loss (``search=None``), and
+AutoBalance configurations, each scored on the test part (DEO and
+group-balanced error, %), and for the searched ones also on the validation
+samples *the search itself scored* (S_V, or the pooled out-of-fold
+predictions): the DEO of the initial candidate (the warm-up's end) and of the
+kept one, and how far the kept search coordinates are from the start (their
+Euclidean norm; 0 = the initial loss). If validation DEO falls and test DEO
+does not, the selection fits noise; if validation DEO does not fall, the
+search cannot express or find the fix.
+
+Sets: ``bench_groups.make_dataset`` (``waterbirds_like`` with 512 features,
+``hmda``, ``default``); the network is the estimator's default MLP
+(``--hidden`` changes it; ``--hidden`` with no value is a linear head).
+
+Usage::
+
+    python benchmarks/dev_group_diagnosis.py --sets waterbirds_like hmda default --seeds 0 1 2
+
+``--dev-check``: on the development copy ``make_waterbirds_like(n_features=128,
+random_state=10 + seed)`` (seeds 0-1, StandardScaler, the default MLP), the
+test DEO / group-balanced error of CE, CE with fixed feature noise (eps 0.8
+and 2) and per-cell searches from CE (``cv=3``): ``l``, ``l`` & Delta, Delta,
+with ``selection="error"`` or ``"paired"``, ``hyper_lr=0.1``, a group-balanced
+start, and with searched augmentation::
+
+    python benchmarks/dev_group_diagnosis.py --dev-check
+
+``--last-layer-check``: does a loss act once the output layer is fit on data the
+body has not interpolated? On ``make_waterbirds_like`` (128 features,
+``random_state`` 10 and 11, the development copies of ``dev_groups.py``; and
+512 features, seeds 0 and 1), the test DEO and group-balanced error of: a
+logistic regression on all training features; DFR (Kirichenko et al. 2022: a
+logistic regression on a group-balanced subsample of a held-out half); the
+default MLP trained with CE on one half; and a logistic regression on that
+MLP's penultimate features of the other half, fit on its group-balanced
+subsample or on all of it with group-balanced weights::
+
+    python benchmarks/dev_group_diagnosis.py --last-layer-check
+"""
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common  # noqa: E402
+
+CONFIGS = {
+    "ab_deo": {"objective": "deo"},
+    "ab_deo_cell_ce": {"objective": "deo", "search": "l", "dictionary": "clusters",
+                       "cluster_size": 1, "init": "ce", "cv": 3, "selection": "paired"},
+    "ab_deo_cell_ce_error": {"objective": "deo", "search": "l", "dictionary": "clusters",
+                             "cluster_size": 1, "init": "ce", "cv": 3, "selection": "error"},
+}
+
+
+def _watch():
+    """Record the validation DEO of every epoch-end candidate of every LossSearch."""
+    import torch
+
+    from sklearn_autobalance import _search
+    from sklearn_autobalance.metrics import difference_of_equal_opportunity
+
+    searches = []
+    original_init, original_evaluate = _search.LossSearch.__init__, _search.LossSearch.evaluate
+
+    def init(self, *a, **k):
+        original_init(self, *a, **k)
+        self.diag_deo_ = []
+        searches.append(self)
+
+    @torch.no_grad()
+    def evaluate(self, net):
+        out = original_evaluate(self, net)
+        logits, y, groups, _ = self.design.validation_logits(net.module_)
+        pred = logits.argmax(1).cpu().numpy()
+        self.diag_deo_.append(100.0 * difference_of_equal_opportunity(
+            y.cpu().numpy(), pred, sensitive_features=groups.cpu().numpy()))
+        return out
+
+    _search.LossSearch.__init__, _search.LossSearch.evaluate = init, evaluate
+    return searches
+
+
+_CELL = {"objective": "deo", "search": "l", "dictionary": "clusters", "cluster_size": 1,
+         "init": "ce", "cv": 3}
+DEV_CONFIGS = {
+    "ce": {"search": None, "init": "ce"},
+    "ce, noise 0.8": {"search": None, "init": "ce", "augmentation": "shared"},
+    "ce, noise 2": {"search": None, "init": "ce", "augmentation": "shared",
+                    "augmentation_params": {"eps": 2.0}},
+    "cell l, error": {**_CELL, "selection": "error"},
+    "cell l & Delta, error": {**_CELL, "search": "l+delta", "selection": "error"},
+    "cell l & Delta, paired": {**_CELL, "search": "l+delta", "selection": "paired"},
+    "cell Delta, error": {**_CELL, "search": "delta", "selection": "error"},
+    "cell l & Delta, error, hyper_lr 0.1": {**_CELL, "search": "l+delta", "selection": "error",
+                                            "hyper_lr": 0.1},
+    "cell l & Delta, error, group-balanced start": {**_CELL, "search": "l+delta",
+                                                    "selection": "error",
+                                                    "init": "group_balanced"},
+    "cell l, error, searched noise": {**_CELL, "selection": "error", "augmentation": "shared"},
+    "cell l, paired, searched noise": {**_CELL, "selection": "paired",
+                                       "augmentation": "shared"},
+}
+
+
+def dev_check():
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_autobalance import AutoBalanceClassifier
+    from sklearn_autobalance.datasets import make_waterbirds_like
+    from sklearn_autobalance.metrics import (difference_of_equal_opportunity,
+                                             group_balanced_error)
+
+    lines = []
+    for seed in (0, 1):
+        d = make_waterbirds_like(n_features=128, random_state=10 + seed)
+        tr, te = d.split == "train", d.split == "test"
+        sc = StandardScaler().fit(d.X[tr])
+        Xtr, Xte = sc.transform(d.X[tr]), sc.transform(d.X[te])
+        ytr, yte = d.y[tr], d.y[te]
+        gtr, gte = d.sensitive_features[tr], d.sensitive_features[te]
+        for name, kw in DEV_CONFIGS.items():
+            clf = AutoBalanceClassifier(random_state=seed, **kw).fit(Xtr, ytr,
+                                                                     sensitive_features=gtr)
+            pred, fit_pred = clf.predict(Xte), clf.predict(Xtr)
+            l = clf.loss_params_.get("l")
+            eps = clf.augmentation_params_
+            lines.append([str(seed), name,
+                          f"{100 * difference_of_equal_opportunity(yte, pred, sensitive_features=gte):.1f}",
+                          f"{100 * group_balanced_error(yte, pred, sensitive_features=gte):.1f}",
+                          f"{100 * group_balanced_error(ytr, fit_pred, sensitive_features=gtr):.1f}",
+                          "—" if l is None else np.array2string(l[1] - l[0], precision=2),
+                          "—" if eps is None else f"{eps['eps'].flat[0]:.2f}"])
+            print(lines[-1], flush=True)
+    return _common.markdown_table(
+        ["seed", "configuration", "test DEO", "test GBE", "train GBE",
+         "kept l_1g - l_0g per group", "eps"], lines)
+
+
+def last_layer_check():
+    import torch
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_autobalance import AutoBalanceClassifier
+    from sklearn_autobalance.datasets import make_waterbirds_like
+    from sklearn_autobalance.metrics import (difference_of_equal_opportunity,
+                                             group_balanced_error)
+
+    def score(y, pred, g):
+        return (f"{100 * difference_of_equal_opportunity(y, pred, sensitive_features=g):.1f} / "
+                f"{100 * group_balanced_error(y, pred, sensitive_features=g):.1f}")
+
+    def balanced_subsample(cells, seed):
+        rng = np.random.RandomState(seed)
+        m = np.bincount(cells).min()
+        return np.concatenate([rng.choice(np.flatnonzero(cells == c), m, replace=False)
+                               for c in np.unique(cells)])
+
+    lines = []
+    for n_features, state in ((128, 10), (128, 11), (512, 0), (512, 1)):
+        d = make_waterbirds_like(n_features=n_features, random_state=state)
+        tr, te = d.split == "train", d.split == "test"
+        sc = StandardScaler().fit(d.X[tr])
+        Xtr, Xte = sc.transform(d.X[tr]), sc.transform(d.X[te])
+        ytr, yte = d.y[tr], d.y[te]
+        gtr, gte = d.sensitive_features[tr], d.sensitive_features[te]
+        Xa, Xv, ya, yv, ga, gv = train_test_split(Xtr, ytr, gtr, test_size=0.5,
+                                                  stratify=2 * ytr + gtr, random_state=state)
+        cells = 2 * yv + gv
+        idx = balanced_subsample(cells, state)
+        lr_all = LogisticRegression(max_iter=3000).fit(Xtr, ytr)
+        dfr = LogisticRegression(max_iter=3000).fit(Xv[idx], yv[idx])
+        mlp = AutoBalanceClassifier(search=None, init="ce", random_state=state).fit(Xa, ya)
+        body = mlp.net_.module_.layers[:-1]
+        with torch.no_grad():
+            Fv, Fte = (body(torch.tensor(X, dtype=torch.float32)).numpy() for X in (Xv, Xte))
+        s2 = StandardScaler().fit(Fv[idx])
+        sub = LogisticRegression(max_iter=3000).fit(s2.transform(Fv[idx]), yv[idx])
+        w = (1.0 / np.bincount(cells))[cells]
+        weighted = LogisticRegression(max_iter=3000).fit(s2.transform(Fv), yv,
+                                                         sample_weight=w * len(w) / w.sum())
+        lines.append([f"{n_features}", f"{state}", score(yte, lr_all.predict(Xte), gte),
+                      score(yte, dfr.predict(Xte), gte), score(yte, mlp.predict(Xte), gte),
+                      score(yte, sub.predict(s2.transform(Fte)), gte),
+                      score(yte, weighted.predict(s2.transform(Fte)), gte)])
+        print(lines[-1], flush=True)
+    return _common.markdown_table(
+        ["features", "random_state", "LR, all training rows: DEO / GBE", "DFR", "MLP (CE, half A)",
+         "LR on its features of half B, balanced subsample", "... all of half B, weighted"],
+        lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sets", nargs="+", default=["waterbirds_like", "hmda", "default"])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    p.add_argument("--hidden", nargs="*", type=int, default=None)
+    p.add_argument("--waterbirds-features", type=int, default=512)
+    p.add_argument("--max-epochs", type=int, default=50)
+    p.add_argument("--out", default=str(_common.RESULTS_DIR / "group_diagnosis.md"))
+    p.add_argument("--last-layer-check", action="store_true")
+    p.add_argument("--dev-check", action="store_true")
+    args = p.parse_args(argv)
+    import torch
+
+    if args.dev_check:
+        torch.set_num_threads(1)
+        warnings.filterwarnings("ignore")
+        text = (_common.machine_markdown(_common.machine_info(), _common.command_line())
+                + "\n\n" + dev_check())
+        _common.write_text(Path(args.out).with_name("group_dev_check.md"), text)
+        print(text)
+        return
+
+    if args.last_layer_check:
+        torch.set_num_threads(1)
+        warnings.filterwarnings("ignore")
+        text = (_common.machine_markdown(_common.machine_info(), _common.command_line())
+                + "\n\n" + last_layer_check())
+        _common.write_text(Path(args.out).with_name("group_last_layer.md"), text)
+        print(text)
+        return
+
+    import bench_groups
+    from sklearn_autobalance import AutoBalanceClassifier
+    from sklearn_autobalance.metrics import (difference_of_equal_opportunity,
+                                             group_balanced_error)
+
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+    searches = _watch()
+    command = _common.command_line()
+    lines, records = [], []
+    for name in args.sets:
+        for seed in args.seeds:
+            Xtr, ytr, gtr, Xte, yte, gte, desc = bench_groups.make_dataset(name, seed, args)
+            print(f"[{name} seed {seed}] {desc}", flush=True)
+            common = dict(max_epochs=args.max_epochs, random_state=seed)
+            if args.hidden is not None:
+                common["hidden_layer_sizes"] = tuple(args.hidden)
+
+            def test(clf):
+                pred = clf.predict(Xte)
+                return (100 * difference_of_equal_opportunity(yte, pred, sensitive_features=gte),
+                        100 * group_balanced_error(yte, pred, sensitive_features=gte))
+
+            base = {}
+            for row, kw in (("ce", {"init": "ce"}), ("la", {"init": "la"})):
+                clf = AutoBalanceClassifier(search=None, **kw, **common).fit(
+                    Xtr, ytr, sensitive_features=gtr)
+                base[row] = test(clf)
+            for config in args.configs:
+                start = time.perf_counter()
+                clf = AutoBalanceClassifier(**CONFIGS[config], **common).fit(
+                    Xtr, ytr, sensitive_features=gtr)
+                search = searches[-1]
+                deo, gbe = test(clf)
+                report = clf.selection_report_
+                candidates = [r for r in clf.search_history_ if r["scope"] == "validation_set"]
+                if report is not None:
+                    kept = int(report["index"])
+                else:
+                    kept = next(i for i, r in enumerate(candidates)
+                                if r["epoch"] + 1 == clf.best_epoch_)
+                first = len(search.diag_deo_) - len(candidates)
+                val = search.diag_deo_[first:]
+                l = clf.loss_params_.get("l")
+                rec = {"set": name, "seed": seed, "config": config,
+                       "test_deo": deo, "test_gbe": gbe, "ce_test_deo": base["ce"][0],
+                       "ce_test_gbe": base["ce"][1], "init_test_deo": base["la"][0],
+                       "val_deo_init": val[0], "val_deo_kept": val[kept],
+                       "val_deo_min": min(val), "kept_index": kept,
+                       "moved": kept != 0, "l": None if l is None else np.round(l, 3).tolist(),
+                       "fit_s": time.perf_counter() - start}
+                records.append(rec)
+                lines.append([name, str(seed), config,
+                              f"{base['ce'][0]:.1f} / {base['ce'][1]:.1f}",
+                              f"{base['la'][0]:.1f} / {base['la'][1]:.1f}",
+                              f"{deo:.1f} / {gbe:.1f}",
+                              f"{val[0]:.1f} → {val[kept]:.1f} (min {min(val):.1f})",
+                              f"{kept}", json.dumps(rec["l"])])
+                print("  ", lines[-1], flush=True)
+    table = _common.markdown_table(
+        ["set", "seed", "config", "CE test DEO / GBE", "init (LA) test DEO / GBE",
+         "AB test DEO / GBE", "validation DEO init → kept", "kept candidate",
+         "kept l (class x group)"], lines)
+    machine = _common.machine_markdown(_common.machine_info(), command)
+    _common.write_text(args.out, machine + "\n\n" + table + "\n")
+    _common.write_json(Path(args.out).with_suffix(".json"), {"records": records})
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

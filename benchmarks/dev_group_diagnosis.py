@@ -27,6 +27,16 @@ start, and with searched augmentation::
 
     python benchmarks/dev_group_diagnosis.py --dev-check
 
+``--oof-heads-check``: the cross-fitted version of that idea, a prototype outside
+the estimator. Three stratified folds on (class, group); body ``j`` is the
+default MLP trained with CE (or group-balanced CE) on the other folds; head
+``j`` a logistic regression with group-balanced weights on body ``j``'s
+penultimate features of fold ``j`` (rows it never trained on); the prediction
+averages the three heads' decision functions. Same data as
+``--last-layer-check``::
+
+    python benchmarks/dev_group_diagnosis.py --oof-heads-check
+
 ``--last-layer-check``: does a loss act once the output layer is fit on data the
 body has not interpolated? On ``make_waterbirds_like`` (128 features,
 ``random_state`` 10 and 11, the development copies of ``dev_groups.py``; and
@@ -146,6 +156,57 @@ def dev_check():
          "kept l_1g - l_0g per group", "eps"], lines)
 
 
+def oof_heads_check():
+    import torch
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_autobalance import AutoBalanceClassifier
+    from sklearn_autobalance.datasets import make_waterbirds_like
+    from sklearn_autobalance.metrics import (difference_of_equal_opportunity,
+                                             group_balanced_error)
+
+    def score(y, pred, g):
+        return (f"{100 * difference_of_equal_opportunity(y, pred, sensitive_features=g):.1f} / "
+                f"{100 * group_balanced_error(y, pred, sensitive_features=g):.1f}")
+
+    lines = []
+    for n_features, state in ((128, 10), (128, 11), (512, 0), (512, 1)):
+        d = make_waterbirds_like(n_features=n_features, random_state=state)
+        tr, te = d.split == "train", d.split == "test"
+        sc = StandardScaler().fit(d.X[tr])
+        Xtr, Xte = sc.transform(d.X[tr]), sc.transform(d.X[te])
+        ytr, yte = d.y[tr], d.y[te]
+        gtr, gte = d.sensitive_features[tr], d.sensitive_features[te]
+        cells = 2 * ytr + gtr
+        row = [f"{n_features}", f"{state}"]
+        ce = AutoBalanceClassifier(search=None, init="ce", random_state=state).fit(Xtr, ytr)
+        row.append(score(yte, ce.predict(Xte), gte))
+        for init in ("ce", "group_balanced"):
+            folds = StratifiedKFold(3, shuffle=True, random_state=state).split(Xtr, cells)
+            scores = np.zeros(len(yte))
+            for j, (fit_rows, head_rows) in enumerate(folds):
+                body = AutoBalanceClassifier(search=None, init=init, random_state=state + j)
+                body.fit(Xtr[fit_rows], ytr[fit_rows], sensitive_features=gtr[fit_rows])
+                layers = body.net_.module_.layers[:-1]
+                with torch.no_grad():
+                    F_head, F_test = (layers(torch.tensor(X, dtype=torch.float32)).numpy()
+                                      for X in (Xtr[head_rows], Xte))
+                s2 = StandardScaler().fit(F_head)
+                c = cells[head_rows]
+                w = (1.0 / np.bincount(c, minlength=4))[c]
+                head = LogisticRegression(max_iter=5000).fit(
+                    s2.transform(F_head), ytr[head_rows], sample_weight=w * len(w) / w.sum())
+                scores += head.decision_function(s2.transform(F_test))
+            row.append(score(yte, (scores > 0).astype(int), gte))
+        lines.append(row)
+        print(row, flush=True)
+    return _common.markdown_table(
+        ["features", "random_state", "CE, all rows: DEO / GBE",
+         "out-of-fold heads, CE bodies", "out-of-fold heads, group-balanced bodies"], lines)
+
+
 def last_layer_check():
     import torch
     from sklearn.linear_model import LogisticRegression
@@ -212,9 +273,18 @@ def main(argv=None):
     p.add_argument("--out", default=str(_common.RESULTS_DIR / "group_diagnosis.md"))
     p.add_argument("--last-layer-check", action="store_true")
     p.add_argument("--dev-check", action="store_true")
+    p.add_argument("--oof-heads-check", action="store_true")
     args = p.parse_args(argv)
     import torch
 
+    if args.oof_heads_check:
+        torch.set_num_threads(1)
+        warnings.filterwarnings("ignore")
+        text = (_common.machine_markdown(_common.machine_info(), _common.command_line())
+                + "\n\n" + oof_heads_check())
+        _common.write_text(Path(args.out).with_name("group_oof_heads.md"), text)
+        print(text)
+        return
     if args.dev_check:
         torch.set_num_threads(1)
         warnings.filterwarnings("ignore")

@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common  # noqa: E402
 
-SETS = ["waterbirds_like", "waterbirds_like_mlp", "hmda", "default"]
+SETS = ["waterbirds_like", "waterbirds_like_mlp", "hmda", "default", "wage"]
 REFERENCE = (50.0, 100.0)
 SWEEPS = {
     "autobalance_deo": ("fairness_weight", (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)),

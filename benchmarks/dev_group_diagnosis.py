@@ -100,6 +100,45 @@ def _watch():
     return searches
 
 
+def _waterbirds(n_features, state):
+    """``make_waterbirds_like``'s train / test parts, standardised on the train part."""
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_autobalance.datasets import make_waterbirds_like
+
+    d = make_waterbirds_like(n_features=n_features, random_state=state)
+    tr, te = d.split == "train", d.split == "test"
+    scaler = StandardScaler().fit(d.X[tr])
+    return (scaler.transform(d.X[tr]), d.y[tr], d.sensitive_features[tr],
+            scaler.transform(d.X[te]), d.y[te], d.sensitive_features[te])
+
+
+def _score(y, pred, g):
+    """``"DEO / group-balanced error"`` in %."""
+    from sklearn_autobalance.metrics import difference_of_equal_opportunity, group_balanced_error
+
+    return (f"{100 * difference_of_equal_opportunity(y, pred, sensitive_features=g):.1f} / "
+            f"{100 * group_balanced_error(y, pred, sensitive_features=g):.1f}")
+
+
+def _penultimate(clf, *arrays):
+    """The default MLP's last hidden features of each array (NumPy)."""
+    import torch
+
+    body = clf.net_.module_.layers[:-1]
+    with torch.no_grad():
+        return [body(torch.tensor(X, dtype=torch.float32)).numpy() for X in arrays]
+
+
+def _group_weights(cells):
+    """Group-balanced sample weights with mean 1."""
+    w = (1.0 / np.bincount(cells))[cells]
+    return w * len(w) / w.sum()
+
+
+# (n_features, random_state) of the last-layer checks: the development copies
+# of dev_groups.py (128 features, 10 and 11) and the benchmark's 512-d set.
+WATERBIRDS_CHECKS = ((128, 10), (128, 11), (512, 0), (512, 1))
 _CELL = {"objective": "deo", "search": "l", "dictionary": "clusters", "cluster_size": 1,
          "init": "ce", "cv": 3}
 DEV_CONFIGS = {
@@ -123,31 +162,18 @@ DEV_CONFIGS = {
 
 
 def dev_check():
-    from sklearn.preprocessing import StandardScaler
-
     from sklearn_autobalance import AutoBalanceClassifier
-    from sklearn_autobalance.datasets import make_waterbirds_like
-    from sklearn_autobalance.metrics import (difference_of_equal_opportunity,
-                                             group_balanced_error)
 
     lines = []
     for seed in (0, 1):
-        d = make_waterbirds_like(n_features=128, random_state=10 + seed)
-        tr, te = d.split == "train", d.split == "test"
-        sc = StandardScaler().fit(d.X[tr])
-        Xtr, Xte = sc.transform(d.X[tr]), sc.transform(d.X[te])
-        ytr, yte = d.y[tr], d.y[te]
-        gtr, gte = d.sensitive_features[tr], d.sensitive_features[te]
+        Xtr, ytr, gtr, Xte, yte, gte = _waterbirds(128, 10 + seed)
         for name, kw in DEV_CONFIGS.items():
             clf = AutoBalanceClassifier(random_state=seed, **kw).fit(Xtr, ytr,
                                                                      sensitive_features=gtr)
-            pred, fit_pred = clf.predict(Xte), clf.predict(Xtr)
             l = clf.loss_params_.get("l")
             eps = clf.augmentation_params_
-            lines.append([str(seed), name,
-                          f"{100 * difference_of_equal_opportunity(yte, pred, sensitive_features=gte):.1f}",
-                          f"{100 * group_balanced_error(yte, pred, sensitive_features=gte):.1f}",
-                          f"{100 * group_balanced_error(ytr, fit_pred, sensitive_features=gtr):.1f}",
+            lines.append([str(seed), name, *_score(yte, clf.predict(Xte), gte).split(" / "),
+                          _score(ytr, clf.predict(Xtr), gtr).split(" / ")[1],
                           "—" if l is None else np.array2string(l[1] - l[0], precision=2),
                           "—" if eps is None else f"{eps['eps'].flat[0]:.2f}"])
             print(lines[-1], flush=True)
@@ -157,49 +183,31 @@ def dev_check():
 
 
 def oof_heads_check():
-    import torch
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
     from sklearn.preprocessing import StandardScaler
 
     from sklearn_autobalance import AutoBalanceClassifier
-    from sklearn_autobalance.datasets import make_waterbirds_like
-    from sklearn_autobalance.metrics import (difference_of_equal_opportunity,
-                                             group_balanced_error)
-
-    def score(y, pred, g):
-        return (f"{100 * difference_of_equal_opportunity(y, pred, sensitive_features=g):.1f} / "
-                f"{100 * group_balanced_error(y, pred, sensitive_features=g):.1f}")
 
     lines = []
-    for n_features, state in ((128, 10), (128, 11), (512, 0), (512, 1)):
-        d = make_waterbirds_like(n_features=n_features, random_state=state)
-        tr, te = d.split == "train", d.split == "test"
-        sc = StandardScaler().fit(d.X[tr])
-        Xtr, Xte = sc.transform(d.X[tr]), sc.transform(d.X[te])
-        ytr, yte = d.y[tr], d.y[te]
-        gtr, gte = d.sensitive_features[tr], d.sensitive_features[te]
+    for n_features, state in WATERBIRDS_CHECKS:
+        Xtr, ytr, gtr, Xte, yte, gte = _waterbirds(n_features, state)
         cells = 2 * ytr + gtr
-        row = [f"{n_features}", f"{state}"]
         ce = AutoBalanceClassifier(search=None, init="ce", random_state=state).fit(Xtr, ytr)
-        row.append(score(yte, ce.predict(Xte), gte))
+        row = [f"{n_features}", f"{state}", _score(yte, ce.predict(Xte), gte)]
         for init in ("ce", "group_balanced"):
             folds = StratifiedKFold(3, shuffle=True, random_state=state).split(Xtr, cells)
             scores = np.zeros(len(yte))
             for j, (fit_rows, head_rows) in enumerate(folds):
                 body = AutoBalanceClassifier(search=None, init=init, random_state=state + j)
                 body.fit(Xtr[fit_rows], ytr[fit_rows], sensitive_features=gtr[fit_rows])
-                layers = body.net_.module_.layers[:-1]
-                with torch.no_grad():
-                    F_head, F_test = (layers(torch.tensor(X, dtype=torch.float32)).numpy()
-                                      for X in (Xtr[head_rows], Xte))
+                F_head, F_test = _penultimate(body, Xtr[head_rows], Xte)
                 s2 = StandardScaler().fit(F_head)
-                c = cells[head_rows]
-                w = (1.0 / np.bincount(c, minlength=4))[c]
                 head = LogisticRegression(max_iter=5000).fit(
-                    s2.transform(F_head), ytr[head_rows], sample_weight=w * len(w) / w.sum())
+                    s2.transform(F_head), ytr[head_rows],
+                    sample_weight=_group_weights(cells[head_rows]))
                 scores += head.decision_function(s2.transform(F_test))
-            row.append(score(yte, (scores > 0).astype(int), gte))
+            row.append(_score(yte, (scores > 0).astype(int), gte))
         lines.append(row)
         print(row, flush=True)
     return _common.markdown_table(
@@ -208,19 +216,11 @@ def oof_heads_check():
 
 
 def last_layer_check():
-    import torch
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
 
     from sklearn_autobalance import AutoBalanceClassifier
-    from sklearn_autobalance.datasets import make_waterbirds_like
-    from sklearn_autobalance.metrics import (difference_of_equal_opportunity,
-                                             group_balanced_error)
-
-    def score(y, pred, g):
-        return (f"{100 * difference_of_equal_opportunity(y, pred, sensitive_features=g):.1f} / "
-                f"{100 * group_balanced_error(y, pred, sensitive_features=g):.1f}")
 
     def balanced_subsample(cells, seed):
         rng = np.random.RandomState(seed)
@@ -229,13 +229,8 @@ def last_layer_check():
                                for c in np.unique(cells)])
 
     lines = []
-    for n_features, state in ((128, 10), (128, 11), (512, 0), (512, 1)):
-        d = make_waterbirds_like(n_features=n_features, random_state=state)
-        tr, te = d.split == "train", d.split == "test"
-        sc = StandardScaler().fit(d.X[tr])
-        Xtr, Xte = sc.transform(d.X[tr]), sc.transform(d.X[te])
-        ytr, yte = d.y[tr], d.y[te]
-        gtr, gte = d.sensitive_features[tr], d.sensitive_features[te]
+    for n_features, state in WATERBIRDS_CHECKS:
+        Xtr, ytr, gtr, Xte, yte, gte = _waterbirds(n_features, state)
         Xa, Xv, ya, yv, ga, gv = train_test_split(Xtr, ytr, gtr, test_size=0.5,
                                                   stratify=2 * ytr + gtr, random_state=state)
         cells = 2 * yv + gv
@@ -243,23 +238,26 @@ def last_layer_check():
         lr_all = LogisticRegression(max_iter=3000).fit(Xtr, ytr)
         dfr = LogisticRegression(max_iter=3000).fit(Xv[idx], yv[idx])
         mlp = AutoBalanceClassifier(search=None, init="ce", random_state=state).fit(Xa, ya)
-        body = mlp.net_.module_.layers[:-1]
-        with torch.no_grad():
-            Fv, Fte = (body(torch.tensor(X, dtype=torch.float32)).numpy() for X in (Xv, Xte))
+        Fv, Fte = _penultimate(mlp, Xv, Xte)
         s2 = StandardScaler().fit(Fv[idx])
         sub = LogisticRegression(max_iter=3000).fit(s2.transform(Fv[idx]), yv[idx])
-        w = (1.0 / np.bincount(cells))[cells]
         weighted = LogisticRegression(max_iter=3000).fit(s2.transform(Fv), yv,
-                                                         sample_weight=w * len(w) / w.sum())
-        lines.append([f"{n_features}", f"{state}", score(yte, lr_all.predict(Xte), gte),
-                      score(yte, dfr.predict(Xte), gte), score(yte, mlp.predict(Xte), gte),
-                      score(yte, sub.predict(s2.transform(Fte)), gte),
-                      score(yte, weighted.predict(s2.transform(Fte)), gte)])
+                                                         sample_weight=_group_weights(cells))
+        lines.append([f"{n_features}", f"{state}", _score(yte, lr_all.predict(Xte), gte),
+                      _score(yte, dfr.predict(Xte), gte), _score(yte, mlp.predict(Xte), gte),
+                      _score(yte, sub.predict(s2.transform(Fte)), gte),
+                      _score(yte, weighted.predict(s2.transform(Fte)), gte)])
         print(lines[-1], flush=True)
     return _common.markdown_table(
         ["features", "random_state", "LR, all training rows: DEO / GBE", "DFR", "MLP (CE, half A)",
          "LR on its features of half B, balanced subsample", "... all of half B, weighted"],
         lines)
+
+
+# The extra checks: command-line flag -> (function, result file name).
+CHECKS = {"dev_check": (dev_check, "group_dev_check.md"),
+          "oof_heads_check": (oof_heads_check, "group_oof_heads.md"),
+          "last_layer_check": (last_layer_check, "group_last_layer.md")}
 
 
 def main(argv=None):
@@ -277,31 +275,15 @@ def main(argv=None):
     args = p.parse_args(argv)
     import torch
 
-    if args.oof_heads_check:
-        torch.set_num_threads(1)
-        warnings.filterwarnings("ignore")
-        text = (_common.machine_markdown(_common.machine_info(), _common.command_line())
-                + "\n\n" + oof_heads_check())
-        _common.write_text(Path(args.out).with_name("group_oof_heads.md"), text)
-        print(text)
-        return
-    if args.dev_check:
-        torch.set_num_threads(1)
-        warnings.filterwarnings("ignore")
-        text = (_common.machine_markdown(_common.machine_info(), _common.command_line())
-                + "\n\n" + dev_check())
-        _common.write_text(Path(args.out).with_name("group_dev_check.md"), text)
-        print(text)
-        return
-
-    if args.last_layer_check:
-        torch.set_num_threads(1)
-        warnings.filterwarnings("ignore")
-        text = (_common.machine_markdown(_common.machine_info(), _common.command_line())
-                + "\n\n" + last_layer_check())
-        _common.write_text(Path(args.out).with_name("group_last_layer.md"), text)
-        print(text)
-        return
+    for flag, (check, filename) in CHECKS.items():
+        if getattr(args, flag):
+            torch.set_num_threads(1)
+            warnings.filterwarnings("ignore")
+            text = (_common.machine_markdown(_common.machine_info(), _common.command_line())
+                    + "\n\n" + check())
+            _common.write_text(Path(args.out).with_name(filename), text)
+            print(text)
+            return
 
     import bench_groups
     from sklearn_autobalance import AutoBalanceClassifier

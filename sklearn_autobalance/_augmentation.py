@@ -64,11 +64,6 @@ def noise_parts(shape, noise, generator, device, dtype=torch.float32):
         torch.linalg.vector_norm(g, dim=-1, keepdim=True).clamp_min_(1e-12))
 
 
-def unit_noise(shape, noise, generator, device, dtype=torch.float32):
-    """Draws ``u`` of ``shape`` (last axis: features): uniform in the unit ball, or Gaussian / sqrt(d)."""
-    g, radial = noise_parts(shape, noise, generator, device, dtype)
-    return g * radial
-
 
 def check_augmentation_params(params, augmentation, table_shape):
     """Validated ``augmentation_params``: ``(eps table as float64 array, noise)``.
@@ -164,8 +159,9 @@ class FeatureAugmentation:
         if (old is not None and old["pass"] + 1 < self.REUSE and d >= self.REUSE_MIN_FEATURES
                 and old["raw"].shape[0] >= rows):
             perm = torch.randperm(d, generator=self.generator, device=device)
-            sign = 1.0 - 2.0 * float(torch.randint(2, (1,), generator=self.generator,
-                                                   device=device))
+            # A tensor, not a Python float: no device sync on a GPU.
+            sign = 1.0 - 2.0 * torch.randint(2, (1,), generator=self.generator,
+                                             device=device).to(dtype)
             raw, radial, passes = old["raw"], old["radial"], old["pass"] + 1
             direction = raw.index_select(-1, perm).mul_(self.scale.to(dtype) * sign)
         else:

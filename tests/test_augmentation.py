@@ -12,10 +12,15 @@ from sklearn_autobalance._augmentation import (
     check_augmentation_params,
     feature_scale,
     inverse_softplus,
-    unit_noise,
+    noise_parts,
 )
 from sklearn_autobalance._hypergradient import implicit_hypergradient
 from sklearn_autobalance.losses import balanced_cross_entropy, parametric_cross_entropy
+
+
+def unit_noise(shape, noise, generator, device, dtype=torch.float32):
+    g, radial = noise_parts(shape, noise, generator, device, dtype)
+    return g * radial
 
 
 # ------------------------------------------------------------------------- the draws

@@ -89,8 +89,8 @@ import _common  # noqa: E402
 
 ALL_SETS = ["waterbirds_like", "hmda", "default", "wage"]
 ALL_ROWS = ["ce", "group_balanced", "group_la", "blend_deo", "blend_gb", "blend_gla",
-            "group_dro", "eg", "to", "dfr", "ab_deo", "ab_group_balanced", "ab_deo_final",
-            "ab_deo_norefit"]
+            "group_dro", "eg", "to", "dfr", "ab_deo", "ab_group_balanced", "ab_deo_network",
+            "ab_deo_final", "ab_deo_norefit"]
 QUICK_ROWS = ["ce", "group_balanced", "group_la", "ab_deo"]
 ROW_LABELS = {
     "ce": "CE",
@@ -105,6 +105,7 @@ ROW_LABELS = {
     "dfr": "DFR-style: logistic regression on a group-balanced held-out half",
     "ab_deo": "AutoBalance, objective=\"deo\" (fairness_weight 0.9)",
     "ab_group_balanced": "AutoBalance, objective=\"group_balanced\"",
+    "ab_deo_network": "AutoBalance, objective=\"deo\", output_layer=\"network\" (the earlier default)",
     "ab_deo_final": "AutoBalance, objective=\"deo\", refit=\"final\"",
     "ab_deo_norefit": "AutoBalance, objective=\"deo\", refit=False",
 }
@@ -189,10 +190,13 @@ def make_model(row, seed, hidden, args):
     if row in blends:
         return AutoBalanceClassifier(search=None, init="blend", **common, init_params={
             "regularizer": blends[row], "lam": args.lam})
-    if row.startswith("ab_deo"):
-        refit = {"ab_deo": True, "ab_deo_final": "final", "ab_deo_norefit": False}[row]
+    if row == "ab_deo":
+        return AutoBalanceClassifier(objective="deo", fairness_weight=0.9, **common)
+    if row.startswith("ab_deo_"):
+        # The network search of the earlier defaults (output_layer="network").
+        refit = {"ab_deo_network": True, "ab_deo_final": "final", "ab_deo_norefit": False}[row]
         return AutoBalanceClassifier(objective="deo", fairness_weight=0.9, refit=refit,
-                                     **common)
+                                     output_layer="network", **common)
     if row == "ab_group_balanced":
         return AutoBalanceClassifier(objective="group_balanced", **common)
     if row == "dfr":

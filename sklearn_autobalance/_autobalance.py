@@ -15,6 +15,9 @@ from ._base import BaseNeuralClassifier, _check_float, _check_int, as_python
 from ._clusters import frequency_clusters
 from ._crossfit import CrossFit, FoldAverage, FoldNet, SingleSplit
 from ._early_stopping import ValidationEarlyStopping
+from ._heads import (HEAD_PARTS, CrossFittedEnsemble, HeadData, HeadLossSearch,
+                     penultimate_features, soft_errors, with_head)
+from ._selection import bootstrap_errors, paired_selection
 from ._search import SEARCH_SPACES, LossSchedule, LossSearch, LossSearchSpace
 from .losses._objectives import CLASS_OBJECTIVES, GROUP_OBJECTIVES, make_objective
 from .losses._parametric import ParametricCrossEntropy
@@ -22,6 +25,7 @@ from .losses._registry import GROUP_LOSSES, LOSSES, PARAMETRIC_LOSSES, make_loss
 
 
 SELECTIONS = ("paired", "paired_soft", "error", "objective")
+OUTPUT_LAYERS = ("auto", "network", "crossfit")
 
 # What the 0-1 selection metric of each objective is, for messages and history keys.
 SELECTION_METRICS = {
@@ -366,11 +370,12 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                  batch_size=128, lr=1e-3, optimizer="adam", weight_decay=0.0, device="cpu",
                  n_threads="auto", random_state=None, verbose=0, callbacks=None,
                  early_stopping=False, n_iter_no_change=10, tol=1e-4, objective="balanced",
-                 search="l+delta", init="la", init_params=None, validation_fraction="auto",
+                 search="auto", init="la", init_params=None, validation_fraction="auto",
                  warmup_fraction=0.4, hyper_lr=0.01, hyper_interval="auto", neumann_steps=5,
                  damping=0.01, max_grad_norm=1.0, dictionary="log_prior", cluster_size="auto", implicit_params="last",
                  hyper_batch_size=None, hyper_step="raw", cv="auto", selection="auto", significance=0.05,
-                 refit=True, fairness_weight=0.9, augmentation=None, augmentation_params=None):
+                 refit=True, fairness_weight=0.9, augmentation=None, augmentation_params=None,
+                 output_layer="auto", error_tolerance=0.01):
         super().__init__(module=module, hidden_layer_sizes=hidden_layer_sizes,
                          max_epochs=max_epochs, batch_size=batch_size, lr=lr,
                          optimizer=optimizer, weight_decay=weight_decay, device=device,
@@ -400,13 +405,16 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         self.fairness_weight = fairness_weight
         self.augmentation = augmentation
         self.augmentation_params = augmentation_params
+        self.output_layer = output_layer
+        self.error_tolerance = error_tolerance
 
     def _check_params(self):
         objectives = CLASS_OBJECTIVES + GROUP_OBJECTIVES
         if self.objective not in objectives:
             raise ValueError(f"objective must be one of {objectives}; got {self.objective!r}")
-        if self.search is not None and self.search not in SEARCH_SPACES:
-            raise ValueError(f"search must be None or one of {SEARCH_SPACES}; got {self.search!r}")
+        if self.search is not None and self.search not in ("auto", *SEARCH_SPACES):
+            raise ValueError(f"search must be None, 'auto' or one of {SEARCH_SPACES}; "
+                             f"got {self.search!r}")
         if self.augmentation is not None and self.augmentation not in AUGMENTATIONS:
             raise ValueError(f"augmentation must be None or one of {AUGMENTATIONS}; "
                              f"got {self.augmentation!r}")
@@ -454,6 +462,10 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         if self.hyper_step not in ("raw", "normalized"):
             raise ValueError(
                 f"hyper_step must be 'raw' or 'normalized'; got {self.hyper_step!r}")
+        _check_float(self.error_tolerance, "error_tolerance")
+        if self.output_layer not in OUTPUT_LAYERS:
+            raise ValueError(f"output_layer must be one of {OUTPUT_LAYERS}; "
+                             f"got {self.output_layer!r}")
         if self.cv is not None and not (isinstance(self.cv, str) and self.cv == "auto"):
             if isinstance(self.cv, bool) or not isinstance(self.cv, (int, np.integer)):
                 raise TypeError(f"cv must be 'auto', None or an int >= 2; got {self.cv!r}")
@@ -525,6 +537,36 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             selection = "paired" if groups is None else "error"
         return cv, selection
 
+    def _resolve_output_layer(self, groups):
+        """``output_layer`` with "auto" resolved; refuses what the cross-fitted head cannot do."""
+        layer = self.output_layer
+        if layer == "auto":
+            layer = ("crossfit" if groups is not None and self.search is not None
+                     and self.objective in GROUP_OBJECTIVES else "network")
+        if layer == "network":
+            return layer
+        refused = {
+            "search": (self.search not in (None, "auto", *HEAD_PARTS),
+                       f"search={self.search!r}; use None or one of {tuple(HEAD_PARTS)}"),
+            "init": (self.init not in PARAMETRIC_LOSSES,
+                     f"init={self.init!r}, outside the parametric family; use one of "
+                     f"{PARAMETRIC_LOSSES}"),
+            "cv": (self.cv is None, "cv=None; the heads need folds: use cv='auto' or an int"),
+            "augmentation": (self.augmentation is not None,
+                             f"augmentation={self.augmentation!r}; use augmentation=None"),
+            "early_stopping": (self.early_stopping, "early_stopping=True"),
+            "refit": (self.refit in (False, "final"), f"refit={self.refit!r}; the final model "
+                      "is the ensemble of the fold networks with their heads, never retrained"),
+        }
+        chosen = (", which output_layer='auto' chooses for a searched group objective"
+                  if self.output_layer == "auto" else "")
+        for bad, what in refused.values():
+            if bad:
+                raise ValueError(f"output_layer='crossfit' (the cross-fitted output layer"
+                                 f"{chosen}) does not support {what}; or set "
+                                 "output_layer='network'")
+        return layer
+
     def _fit_net(self, X, y, groups, sample_weight, rng):
         self._cv, self._selection = self._resolve_search(groups)
         n_classes = len(self.classes_)
@@ -544,17 +586,24 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                 f"init={self.init!r} is a (class, group) loss: pass sensitive_features to fit "
                 "(or use a class loss such as 'ce', 'balanced' or 'la')"
             )
+        self.selection_report_ = None
+        layer = self._resolve_output_layer(groups)
+        self._search = self.search
+        if self.search == "auto":
+            self._search = "l" if layer == "crossfit" else "l+delta"
         self.augmentation_params_ = None
         if self.augmentation is not None:
             eps0, noise = check_augmentation_params(
                 self.augmentation_params, self.augmentation, self.class_counts_.shape)
-            if self.search is not None and np.any(eps0 <= 0):
+            if self._search is not None and np.any(eps0 <= 0):
                 raise ValueError(
                     "a searched augmentation strength must start above 0 (the hyper-gradient "
                     "at exactly zero noise carries no sign information): use "
                     "augmentation_params={'eps': <positive>}, or search=None for eps = 0")
             self.augmentation_params_ = {"eps": eps0, "noise": noise}
-        if self.search is None:
+        if layer == "crossfit":
+            return self._fit_crossfit(X, y, groups, sample_weight, rng, objective)
+        if self._search is None:
             return self._fit_fixed(X, y, groups, sample_weight, rng, error)
 
         # One float32 copy of the data on the device; the search's samples are
@@ -600,7 +649,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                                            delta_scale=init.delta_scale)
         criterion = criterion.to(self._device)
         self.clusters_ = frequency_clusters(counts, self.cluster_size)
-        space = LossSearchSpace(criterion, self.search, self.clusters_, self.dictionary,
+        space = LossSearchSpace(criterion, self._search, self.clusters_, self.dictionary,
                                 augmentation=augmentation, augmentation_mode=self.augmentation)
         # At least one warm-up epoch: its end scores the initial loss, so the
         # search can always fall back on it.
@@ -701,6 +750,136 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                               extra_callbacks=callbacks, progress=("retrain", ()),
                               augmentation=self._augmenter(full_X, self._kept_eps())
                               ).fit(full_X, full_y)
+
+    def _fit_crossfit(self, X, y, groups, sample_weight, rng, objective):
+        """``output_layer="crossfit"``: ``cv`` bodies, the head's loss search, the fold ensemble.
+
+        Body ``j`` trains with the ``init`` loss on every fold but ``j``; its
+        penultimate features of fold ``j`` feed a linear head whose per-cell
+        loss is searched on inner out-of-fold predictions (``_heads.py``).
+        """
+        n_classes = len(self.classes_)
+        n_groups = None if groups is None else len(self.groups_)
+        self._cv = 3 if isinstance(self.cv, str) else self.cv
+        if self.selection == "auto":
+            self._selection = "paired"
+        folds = self._folds(y, groups, rng)
+        full_X, full_y = self._tensors(X, y, groups, sample_weight)
+        codes = torch.as_tensor(np.zeros(len(y), np.int64) if groups is None else groups,
+                                device=self._device)
+        weights = full_X.get("sample_weight")
+        self._say(f"cross-fitted output layer: {self._cv} fold networks trained with "
+                  f"{self.init!r}; on each fold, a linear head on the features of the network "
+                  "that did not train on it")
+        bodies, parts = [], []
+        for j, (train_rows, head_rows) in enumerate(folds):
+            counts = _counts(y[train_rows], None if groups is None else groups[train_rows],
+                             n_classes, n_groups)
+            body = self._make_net(make_loss(self.init, counts, self.init_params),
+                                  progress=(f"fold network {j + 1}/{self._cv}", ()))
+            body.fit(*self._subset(full_X, full_y, train_rows))
+            rows = torch.as_tensor(head_rows, device=self._device)
+            bodies.append(body.module_)
+            parts.append(HeadData(penultimate_features(body.module_, full_X["X"][rows]),
+                                  full_y[rows], codes[rows],
+                                  None if weights is None else weights[rows].double()))
+        counts = self.class_counts_.reshape(n_classes, -1)
+        init = make_loss(self.init, self.class_counts_, self.init_params)
+        start = ParametricCrossEntropy(counts, w=init.w, l=init.l, delta=init.delta)
+        w, l, delta = (getattr(start, k).to(self._device, torch.float64)
+                       for k in ("w", "l", "delta"))
+        parts_searched = () if self._search is None else HEAD_PARTS[self._search]
+        search = HeadLossSearch(parts, w, l, delta, parts_searched, objective,
+                                random_state=int(rng.randint(np.iinfo(np.int32).max)))
+        if parts_searched:
+            self._say(f"head search: {', '.join(parts_searched)} per cell, "
+                      f"{len(search.splits)} inner heads validated out of fold on all "
+                      f"{len(y)} samples")
+        candidates = search.run() if parts_searched else search.run(steps=0)
+        index, errors = self._select_head(candidates, search, n_groups, rng)
+        self.clusters_ = np.arange(counts.size).reshape(counts.shape)
+        if groups is None:
+            self.clusters_ = self.clusters_[:, 0]
+        kept = candidates[index]
+        self.best_step_ = kept["step"]
+        heads = search.final_heads(kept["theta"])
+        kept_loss = search.loss_of(kept["theta"])
+        final = ParametricCrossEntropy(counts, w=kept_loss[0], l=kept_loss[1], delta=kept_loss[2])
+        params = final.effective_params()
+        self.loss_params_ = params if groups is not None else {k: v[:, 0] for k, v in params.items()}
+        self.search_history_ = [
+            {"step": c["step"], "epoch": None, "scope": "validation_set",
+             "validation_objective": c["objective"], "validation_selection": e,
+             "params": {k: v.cpu().numpy() for k, v in zip(
+                 ("w", "l", "delta"), search.loss_of(c["theta"]))}}
+            for c, e in zip(candidates, errors)]
+        self._say(f"kept: {'the initial loss' if index == 0 else 'the searched loss of step %d' % index}"
+                  f" (validation objective {kept['objective']:.4f}, initial "
+                  f"{candidates[0]['objective']:.4f})")
+        modules = [with_head(body, data, W) for body, data, W in zip(bodies, parts, heads)]
+        if groups is None:
+            final = ParametricCrossEntropy(self.class_counts_, w=final.w[:, 0], l=final.l[:, 0],
+                                           delta=final.delta[:, 0])
+        return self._make_net(final.to(self._device),
+                              module=CrossFittedEnsemble(modules)).initialize()
+
+    def _select_head(self, candidates, search, n_groups, rng):
+        """The kept head loss (index among the candidates, 0: the initial one) and their errors.
+
+        The errors are the 0-1 counterpart of the objective on the pooled
+        inner out-of-fold predictions of all samples.
+        """
+        y = search.y.cpu().numpy()
+        groups = search.groups.cpu().numpy() if n_groups is not None else None
+        paired = self._selection in ("paired", "paired_soft") and len(candidates) > 1
+        if self._selection == "paired_soft":
+            predictions = np.stack([soft_errors(c["logits"], search.y).cpu().numpy()
+                                    for c in candidates])
+        else:
+            predictions = np.stack([c["logits"].argmax(1).cpu().numpy() for c in candidates])
+        full, replicates = bootstrap_errors(
+            predictions, y, groups, name=self.objective, n_groups=n_groups,
+            fairness_weight=self.fairness_weight, n_boot=500 if paired else 2,
+            random_state=rng.randint(np.iinfo(np.int32).max))
+        errors = [float(e) for e in full]
+        objectives = np.array([c["objective"] for c in candidates])
+        admissible = np.arange(len(candidates))
+        if self.objective == "deo":
+            # The stated cost: a loss whose validation group-balanced error
+            # exceeds the initial loss's by more than error_tolerance is not a
+            # candidate (a near-constant predictor has a small DEO).
+            balanced = bootstrap_errors(predictions, y, groups, name="group_balanced",
+                                        n_groups=n_groups, n_boot=2)[0]
+            admissible = np.flatnonzero(balanced <= balanced[0] + self.error_tolerance)
+            self._say(f"{len(admissible) - 1} of {len(candidates) - 1} searched head losses "
+                      f"within error_tolerance={self.error_tolerance:g} of the initial loss's "
+                      f"validation group-balanced error ({balanced[0]:.4f})")
+        if not paired:
+            key = objectives if self._selection == "objective" else full
+            order = np.lexsort((objectives[admissible], key[admissible]))
+            return int(admissible[order[0]]), errors
+        distances = np.array([float(torch.sqrt(sum((v ** 2).sum() for v in c["theta"].values())))
+                              for c in candidates])
+        sub, report = paired_selection(full[admissible], replicates[admissible],
+                                       distances[admissible], significance=self.significance)
+        index = int(admissible[sub])
+        # The report in the candidates' own indices (NaN: outside error_tolerance).
+        for key in ("gain", "se"):
+            values = np.full(len(candidates), np.nan)
+            values[admissible] = report[key]
+            report[key] = values
+        for key in ("passing", "within_one_se"):
+            report[key] = [int(admissible[i]) for i in report[key]]
+        report["best"] = int(admissible[report["best"]])
+        report["admissible"] = [int(i) for i in admissible]
+        self.selection_report_ = {**report, "moved": bool(report["moved"]), "index": index,
+                                  "errors": full, "baseline_errors": None}
+        self._say("paired selection on the pooled out-of-fold head predictions: "
+                  + (f"step {index} kept, gain {report['gain'][index]:+.4f} "
+                     f"(paired SE {report['se'][index]:.4f}, needed {report['threshold']:.2f} SE)"
+                     if report["moved"] else "no searched loss beats the initial one beyond "
+                     "sampling noise; the initial loss is kept"))
+        return index, errors
 
     def _fit_fixed(self, X, y, groups, sample_weight, rng, error):
         """``search=None``: the ``init`` loss on all data (after an early-stopping run)."""

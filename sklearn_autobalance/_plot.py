@@ -346,11 +346,18 @@ class LearnedLossDisplay:
         from matplotlib.ticker import MaxNLocator
 
         records = _validation_records(self.search_history)
-        epochs = np.array([int(r["epoch"]) + 1 for r in records])
+        # The cross-fitted head's search has hyper-steps, not epochs.
+        by_step = any(r.get("epoch") is None for r in records)
+        unit = "head search step" if by_step else "epoch"
+
+        def position(r):
+            return int(r["step"]) if by_step else int(r["epoch"]) + 1
+
+        epochs = np.array([position(r) for r in records])
         objective = np.array([float(r["validation_objective"]) for r in records])
         (self.objective_line_,) = ax.plot(epochs, objective, marker="o", color="C0",
                                           label="validation objective")
-        ax.set_xlabel("epoch")
+        ax.set_xlabel(unit)
         ax.set_ylabel("validation objective")
         ax.set_title("loss search")
         handles, legend_ax = [self.objective_line_], ax
@@ -366,9 +373,9 @@ class LearnedLossDisplay:
         if self.best_step is not None:
             kept = [r for r in records if r["step"] == self.best_step]
             if kept:
-                epoch = int(kept[0]["epoch"]) + 1
+                epoch = position(kept[0])
                 self.kept_line_ = ax.axvline(epoch, color="k", linestyle=":", linewidth=1.2,
-                                             label=f"kept loss (epoch {epoch})")
+                                             label=f"kept loss ({unit} {epoch})")
                 handles.append(self.kept_line_)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         legend_ax.legend(handles=handles, loc="best", fontsize=8)

@@ -592,7 +592,7 @@ def test_class_with_a_single_sample_when_searching(data, labels):
 
 @pytest.mark.parametrize("params, match", [
     ({"objective": "f1"}, "objective must be one of"),
-    ({"search": "w"}, "search must be None or one of"),
+    ({"search": "w"}, "search must be None, .auto. or one of"),
     ({"init": "hinge"}, "init must be one of"),
     ({"init": "ldam"}, "not a member of the parametric family"),
     ({"init": "focal", "search": "l"}, "not a member of the parametric family"),

@@ -412,7 +412,8 @@ def test_auto_cross_fits_classes_and_keeps_the_split_for_groups(capsys):
     clf = AutoBalanceClassifier(**params).fit(X, y)
     assert "3 fold networks" in capsys.readouterr().out
     assert clf.selection_report_ is not None
-    grouped = AutoBalanceClassifier(objective="group_balanced", **params)
+    # output_layer="network": the network search keeps the 50/50 split with groups.
+    grouped = AutoBalanceClassifier(objective="group_balanced", output_layer="network", **params)
     grouped.fit(X, y, sensitive_features=g)
     out = capsys.readouterr().out
     assert "80 training / 80 validation samples" in out  # the 50/50 split

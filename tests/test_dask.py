@@ -132,7 +132,8 @@ def test_fitted_estimators_and_scorers_round_trip(module):
     X, y, groups = _data(seed=1)
     fitted = [
         AutoBalanceClassifier(random_state=0, **FAST).fit(X, y),
-        AutoBalanceClassifier(objective="deo", refit=False, random_state=0, **FAST).fit(
+        AutoBalanceClassifier(objective="deo", refit=False, output_layer="network",
+                              random_state=0, **FAST).fit(
             X, y, sensitive_features=groups),
         AnyLossClassifier(random_state=0, **FAST).fit(X, y, sample_weight=np.ones(len(y))),
     ]

@@ -1,0 +1,336 @@
+"""Cross-fitted output layer: the loss search on features the network never trained on.
+
+Why: a network that fits its training set exactly (high-dimensional feature
+vectors, the default MLP) makes the same decisions under every loss of the
+parametric family, so a searched loss cannot act (``docs/benchmarks.md``,
+"Group DEO"). The cross-fitted design trains body ``j`` on every fold but
+``j``; its penultimate features of fold ``j`` are those of samples it never
+saw, where a linear output layer does not interpolate. There the loss acts
+(a per-cell ``l`` shifts each group's decision threshold), and the lower
+problem, an L2-penalised linear softmax regression, is convex: its implicit
+hyper-gradient is exact, with the Hessian in closed form.
+
+The search runs on inner folds of each outer fold, so that every sample has
+an out-of-fold *head* prediction for every candidate loss, and the candidates
+are compared on all n samples with the paired rule of ``_selection.py``. The
+final model is the ensemble of the ``cv`` bodies, each with the head fitted on
+its whole fold with the kept loss, folded into its output layer.
+"""
+
+import copy
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.model_selection import StratifiedKFold
+from torch import nn
+
+from .losses._parametric import parametric_cross_entropy
+
+#: L2 penalty of the head on standardised features (per-sample mean loss +
+#: ``HEAD_L2 / 2 * ||W||^2``): the middle of 1e-3 / 1e-2 / 1e-1, which gave the
+#: lowest validation group-balanced error on the development copy of
+#: ``make_waterbirds_like`` (128 features, ``docs/benchmarks.md``).
+HEAD_L2 = 1e-2
+#: Hyper-steps of the head's loss search and their Adam step (in loss
+#: coordinates: a per-cell offset can move by about ``HEAD_STEPS * HEAD_LR``).
+HEAD_STEPS = 40
+HEAD_LR = 0.15
+#: Inner folds of each outer fold, for the heads' own validation predictions.
+INNER_FOLDS = 3
+HEAD_PARTS = {"l": ("l",), "delta": ("delta",), "l+delta": ("l", "delta"),
+              "w+l+delta": ("w", "l", "delta")}
+
+
+def output_layer(module):
+    """The last ``nn.Linear`` of ``module`` (in registration order), or None."""
+    linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    return linears[-1] if linears else None
+
+
+@torch.no_grad()
+def penultimate_features(module, X, chunk=4096):
+    """Inputs of the output layer for the rows of ``X`` (float64), module in eval mode.
+
+    Raises ValueError when the module's output is not that layer's output
+    (the head could not replace it).
+    """
+    layer = output_layer(module)
+    if layer is None:
+        raise ValueError("output_layer='crossfit' needs a module with an nn.Linear output "
+                         f"layer; {type(module).__name__} has no nn.Linear")
+    seen = {}
+
+    def hook(_, inputs, output):
+        seen["in"], seen["out"] = inputs[0], output
+
+    was_training = module.training
+    module.eval()
+    handle = layer.register_forward_hook(hook)
+    try:
+        parts = []
+        for start in range(0, len(X), chunk):
+            out = module(X[start:start + chunk])
+            if "out" not in seen or seen["out"].shape != out.shape or not torch.equal(
+                    seen["out"], out):
+                raise ValueError(
+                    "output_layer='crossfit' fits a new output layer on the inputs of the "
+                    f"module's last nn.Linear ({layer}), but the module's output is not that "
+                    "layer's output; end the module with its nn.Linear output layer or use "
+                    "output_layer='network'")
+            parts.append(seen.pop("in").reshape(len(out), -1).double())
+            seen.clear()
+    finally:
+        handle.remove()
+        module.train(was_training)
+    return torch.cat(parts)
+
+
+def _with_bias(F_):
+    return torch.cat([F_, torch.ones(len(F_), 1, dtype=F_.dtype, device=F_.device)], 1)
+
+
+class HeadData:
+    """Standardised features (with a bias column), labels, groups, weights of one fold."""
+
+    def __init__(self, features, y, groups, sample_weight=None):
+        self.mean = features.mean(0)
+        self.scale = features.std(0, unbiased=False).clamp_min(1e-6)
+        self.F = _with_bias((features - self.mean) / self.scale)
+        self.y, self.groups = y, groups
+        self.sample_weight = sample_weight
+
+    def rows(self, idx):
+        out = copy.copy(self)
+        out.F, out.y, out.groups = self.F[idx], self.y[idx], self.groups[idx]
+        if self.sample_weight is not None:
+            out.sample_weight = self.sample_weight[idx]
+        return out
+
+
+def head_loss(W, data, w, l, delta):
+    """Penalised training loss of the linear head ``W`` (the bias row unpenalised)."""
+    per_sample = parametric_cross_entropy(data.F @ W, data.y, w, l, delta, data.groups,
+                                          reduction="none")
+    if data.sample_weight is not None:
+        per_sample = per_sample * data.sample_weight
+    return per_sample.mean() + 0.5 * HEAD_L2 * (W[:-1] ** 2).sum()
+
+
+def _per_sample_terms(W, data, w, l, delta):
+    """Per-sample multipliers ``m``, probabilities ``p`` and loss weights of the head."""
+    multiplier = (2.0 * torch.sigmoid(delta.to(W.dtype)))[:, data.groups].T  # (n, K)
+    offset = (l - l.mean(0, keepdim=True)).to(W.dtype)[:, data.groups].T
+    p = torch.softmax(multiplier * (data.F @ W) + offset, 1)
+    weight = w.to(W.dtype)[data.y, data.groups]
+    if data.sample_weight is not None:
+        weight = weight * data.sample_weight
+    return multiplier, p, weight
+
+
+def _penalty(W):
+    """Diagonal of the L2 penalty's Hessian: ``HEAD_L2``, a tiny ridge on the bias row."""
+    penalty = torch.full_like(W, HEAD_L2)
+    penalty[-1] = 1e-8  # the bias is unpenalised; the ridge keeps the Hessian invertible
+    return penalty
+
+
+def head_gradient(W, data, w, l, delta):
+    """Closed-form gradient of :func:`head_loss` in ``W``."""
+    multiplier, p, weight = _per_sample_terms(W, data, w, l, delta)
+    residual = p - F.one_hot(data.y, W.shape[1]).to(W.dtype)
+    grad = data.F.T @ (weight[:, None] * multiplier * residual) / len(data.y)
+    penalty = torch.full_like(W, HEAD_L2)
+    penalty[-1] = 0.0
+    return grad + penalty * W
+
+
+def head_hessian(W, data, w, l, delta):
+    """Closed-form Hessian of :func:`head_loss` in ``W`` (flattened row-major)."""
+    multiplier, p, weight = _per_sample_terms(W, data, w, l, delta)
+    # d^2 ce / dz^2 = diag(p) - p p^T, and z_k = m_k (F W)_k + l_k.
+    curvature = torch.diag_embed(p) - p[:, :, None] * p[:, None, :]
+    A = weight[:, None, None] * multiplier[:, :, None] * curvature * multiplier[:, None, :]
+    d, K = W.shape
+    # One batched matmul over the K^2 (k, m) pairs: F^T diag(A_km) F.
+    blocks = (data.F.T[None] * A.reshape(-1, K * K).T[:, None, :]) @ data.F  # (K*K, d, d)
+    H = blocks.reshape(K, K, d, d).permute(2, 0, 3, 1).reshape(d * K, d * K) / len(data.y)
+    return H + torch.diag(_penalty(W).reshape(-1))
+
+
+@torch.no_grad()
+def fit_head(data, w, l, delta, start=None, max_iter=100, tol=1e-9):
+    """Minimiser of :func:`head_loss`: Newton's method with backtracking, float64.
+
+    The problem is convex and small (``(n_features + 1) * n_classes``
+    coordinates), so Newton converges in a few steps (one or two from the
+    previous hyper-step's head) and the minimiser is exact to ``tol``.
+    """
+    K = w.shape[0]
+    W = (torch.zeros(data.F.shape[1], K, dtype=data.F.dtype, device=data.F.device)
+         if start is None else start.detach().clone())
+    w, l, delta = (t.detach().to(W.dtype) for t in (w, l, delta))
+    value = head_loss(W, data, w, l, delta)
+    factor, previous = None, np.inf
+    for _ in range(max_iter):
+        grad = head_gradient(W, data, w, l, delta)
+        size = float(grad.abs().max())
+        if size < tol:
+            break
+        if factor is None or size > 0.1 * previous:
+            # A fresh Hessian only when the last step did not shrink the gradient
+            # tenfold: from the previous hyper-step's head one factorisation
+            # usually serves the whole fit (the chord method).
+            factor = torch.linalg.cholesky(head_hessian(W, data, w, l, delta))
+        previous = size
+        step = torch.cholesky_solve(grad.reshape(-1, 1), factor).reshape(W.shape)
+        decrease = float((grad * step).sum())
+        t = 1.0
+        while t > 1e-10:
+            trial = head_loss(W - t * step, data, w, l, delta)
+            if trial <= value - 1e-4 * t * decrease:
+                break
+            t *= 0.5
+        W, value = W - t * step, trial
+    return W
+
+
+class HeadLossSearch:
+    """Search of the head's per-cell loss on inner out-of-fold predictions.
+
+    Parameters
+    ----------
+    folds : list of HeadData
+        Each outer fold's features from the body that did not train on it.
+    w, l, delta : torch.Tensor of shape (n_classes, n_groups)
+        The initial loss (float64).
+    parts : tuple of {"w", "l", "delta"}
+        The searched parts; ``w`` is searched as its logarithm.
+    objective : callable (logits, y, groups) -> scalar tensor
+        The smooth validation objective, on the pooled inner out-of-fold logits.
+    random_state : int
+        Seeds the inner folds.
+    """
+
+    def __init__(self, folds, w, l, delta, parts, objective, random_state):
+        self.folds, self.parts, self.objective = folds, parts, objective
+        self.init = {"w": w, "l": l, "delta": delta}
+        n_groups = w.shape[1]
+        self.splits = []
+        for j, data in enumerate(folds):
+            cells = (data.y * n_groups + data.groups).cpu().numpy()
+            n_inner = min(INNER_FOLDS, max(2, int(np.bincount(cells).max())))
+            splitter = StratifiedKFold(n_splits=n_inner, shuffle=True,
+                                       random_state=random_state + j)
+            import warnings
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="The least populated class")
+                for a, b in splitter.split(np.zeros((len(cells), 1)), cells):
+                    a = torch.as_tensor(a, device=data.F.device)
+                    b = torch.as_tensor(b, device=data.F.device)
+                    self.splits.append((data.rows(a), data.rows(b)))
+        self.y = torch.cat([valid.y for _, valid in self.splits])
+        self.groups = torch.cat([valid.groups for _, valid in self.splits])
+
+    def loss_of(self, theta):
+        """``(w, l, delta)`` of the coordinates ``theta`` (offsets from the initial loss)."""
+        w = self.init["w"] * torch.exp(theta["w"]) if "w" in theta else self.init["w"]
+        l = self.init["l"] + theta["l"] if "l" in theta else self.init["l"]
+        delta = self.init["delta"] + theta["delta"] if "delta" in theta else self.init["delta"]
+        return w, l, delta
+
+    def validation_logits(self, theta, starts=None):
+        """Heads fitted at ``theta`` on each inner training part, their validation logits."""
+        w, l, delta = self.loss_of(theta)
+        heads, logits = [], []
+        for i, (train, valid) in enumerate(self.splits):
+            W = fit_head(train, w, l, delta, None if starts is None else starts[i])
+            heads.append(W)
+            logits.append(valid.F @ W)
+        return heads, logits
+
+    def hypergradient(self, theta, heads):
+        """Exact gradient of the pooled validation objective in ``theta`` (implicit function)."""
+        leaves = [W.clone().requires_grad_(True) for W in heads]
+        logits = torch.cat([valid.F @ W for W, (_, valid) in zip(leaves, self.splits)])
+        value = self.objective(logits, self.y, self.groups)
+        outer = torch.autograd.grad(value, leaves)
+        theta = {k: v.detach().clone().requires_grad_(True) for k, v in theta.items()}
+        total = {k: torch.zeros_like(v) for k, v in theta.items()}
+        for W, g, (train, _) in zip(heads, outer, self.splits):
+            w, l, delta = self.loss_of(theta)
+            H = head_hessian(W, train, w.detach(), l.detach(), delta.detach())
+            v = torch.linalg.solve(H, g.reshape(-1)).reshape(W.shape)
+            W = W.clone().requires_grad_(True)
+            grad_W = torch.autograd.grad(head_loss(W, train, w, l, delta), W, create_graph=True)[0]
+            mixed = torch.autograd.grad((grad_W * v).sum(), list(theta.values()),
+                                        allow_unused=True)
+            for k, m in zip(theta, mixed):
+                if m is not None:
+                    total[k] -= m
+        return float(value.detach()), total
+
+    def run(self, steps=HEAD_STEPS, lr=HEAD_LR):
+        """Adam on the coordinates; returns the candidates (step 0: the initial loss).
+
+        Each candidate: ``theta`` (dict of tensors), ``objective`` (smooth, pooled),
+        ``logits`` (pooled inner out-of-fold, in the order of ``self.y``).
+        """
+        shape = self.init["l"].shape
+        theta = {p: torch.zeros(shape, dtype=torch.float64, device=self.init["l"].device,
+                                requires_grad=True) for p in self.parts}
+        optimizer = torch.optim.Adam(list(theta.values()), lr=lr)
+        candidates, heads = [], None
+        for step in range(steps + 1):
+            current = {k: v.detach().clone() for k, v in theta.items()}
+            heads, logits = self.validation_logits(current, heads)
+            value, grads = self.hypergradient(current, heads)
+            candidates.append({"step": step, "theta": current, "objective": value,
+                               "logits": torch.cat(logits).detach()})
+            if step == steps:
+                break
+            optimizer.zero_grad()
+            for k, v in theta.items():
+                v.grad = grads[k]
+            optimizer.step()
+        return candidates
+
+    def final_heads(self, theta):
+        """Each outer fold's head fitted on the whole fold with the loss ``theta``."""
+        w, l, delta = self.loss_of(theta)
+        return [fit_head(data, w, l, delta) for data in self.folds]
+
+
+def with_head(module, data, W):
+    """A copy of ``module`` whose output layer computes the head ``W`` on raw features."""
+    module = copy.deepcopy(module)
+    layer = output_layer(module)
+    with torch.no_grad():
+        weight = W[:-1] / data.scale[:, None]  # (d, K): the standardisation folded in
+        bias = W[-1] - (data.mean / data.scale) @ W[:-1]
+        if layer.weight.shape != weight.T.shape:
+            raise ValueError(
+                f"the output layer's weight has shape {tuple(layer.weight.shape)}; expected "
+                f"{tuple(weight.T.shape)} (n_classes, n_features of its input)")
+        layer.weight.copy_(weight.T.to(layer.weight.dtype))
+        if layer.bias is None:
+            layer.bias = nn.Parameter(bias.to(layer.weight.dtype))
+        else:
+            layer.bias.copy_(bias.to(layer.bias.dtype))
+    return module
+
+
+class CrossFittedEnsemble(nn.Module):
+    """Mean of the logits of the fold networks (each with its cross-fitted head)."""
+
+    def __init__(self, modules):
+        super().__init__()
+        self.folds = nn.ModuleList(modules)
+
+    def forward(self, X):
+        return torch.stack([m(X) for m in self.folds]).mean(0)
+
+
+def soft_errors(logits, y):
+    """Each sample's expected 0-1 error ``1 - p(y | x)``."""
+    return 1.0 - F.softmax(logits, 1).gather(1, y[:, None])[:, 0]

@@ -15,7 +15,8 @@ from ._base import BaseNeuralClassifier, _check_float, _check_int, as_python
 from ._clusters import frequency_clusters
 from ._crossfit import CrossFit, FoldAverage, FoldNet, SingleSplit
 from ._early_stopping import ValidationEarlyStopping
-from ._heads import (HEAD_PARTS, CrossFittedEnsemble, HeadData, HeadLossSearch,
+from ._heads import (HEAD_L2_GRID, HEAD_PARTS, HEAD_STEPS, SCREEN_STEPS, CrossFittedEnsemble,
+                     HeadData, HeadLossSearch,
                      penultimate_features, soft_errors, with_head)
 from ._selection import bootstrap_errors, paired_selection
 from ._search import SEARCH_SPACES, LossSchedule, LossSearch, LossSearchSpace
@@ -67,6 +68,17 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     ``selection``); a fresh network (same initial weights) is then retrained
     on all the data with the kept loss. Prediction is the argmax of the raw
     logits.
+
+    With a searched group objective (``sensitive_features`` and ``objective``
+    "deo", "group_balanced" or "worst_group"), the search moves to a
+    cross-fitted output layer (``output_layer``): network ``j`` trains with the
+    ``init`` loss on every fold but ``j``, and on fold ``j`` a linear head is fit
+    on its penultimate features (rows it never trained on, where the head does
+    not interpolate) with a per-cell loss searched by the exact hyper-gradient
+    of that convex problem; the model is the mean of the ``cv`` networks, each
+    with its head. Why: a network that fits its training set exactly makes the
+    same decisions under every loss of the family, so a loss searched on it
+    cannot lower the DEO (``docs/benchmarks.md``, "Group DEO").
 
     Parameters
     ----------
@@ -123,8 +135,13 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     objective : {"balanced", "accuracy", "deo", "group_balanced", "worst_group"}, default="balanced"
         Validation (upper-level) objective: balanced CE (the paper's choice for
         balanced error), CE, or a group objective (needs ``sensitive_features``).
-    search : {None, "tau", "l", "delta", "l+delta", "w+l+delta", "eps"}, default="l+delta"
-        Which part of the loss is learned. None trains once, on all data, with
+    search : {"auto", None, "tau", "l", "delta", "l+delta", "w+l+delta", "eps"}, default="auto"
+        Which part of the loss is learned. "auto": "l" (one additive offset per
+        (class, group) cell) on the cross-fitted output layer, "l+delta"
+        otherwise; on a head that does not interpolate, the per-cell ``l`` acts
+        like a per-group decision threshold learned into the weights, and a
+        searched Delta made the head's search unstable on our development
+        data. None trains once, on all data, with
         the ``init`` loss (how every fixed baseline runs; with
         ``augmentation``, at the fixed strengths). "tau" learns the scalar of
         LA along ``log pi``; the others learn each named part along
@@ -300,6 +317,35 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         helped, while from 0.8 they went up (``docs/benchmarks.md``).
         ``"noise"``: "ball" (default, Lemma 2) or "gaussian" (standard
         normal divided by ``sqrt(n_features)``, the same expected squared norm).
+    output_layer : {"auto", "network", "crossfit"}, default="auto"
+        Where the loss is searched. "network": the bilevel search on the whole
+        network, then retraining (the algorithm above). "crossfit": ``cv``
+        networks (``cv="auto"``: 3) train with ``init`` on all folds but their
+        own; a linear output layer (L2-penalised softmax regression on
+        standardised features) is fit on each network's penultimate features of
+        its own fold, and its loss (``search``, one coordinate per cell and part;
+        ``dictionary`` does not apply) follows Adam along the exact implicit
+        hyper-gradient of the validation ``objective``, pooled over inner
+        out-of-fold heads so that every sample validates: 10 steps at each L2
+        penalty of the head, then 30 more at the one that reached the lowest
+        validation error. The kept loss is chosen by ``selection`` ("auto":
+        "paired") among those 40 steps against the initial loss's heads, and
+        the final heads are refit on their whole folds with it. The search-run
+        parameters (``warmup_fraction``, ``hyper_lr``, ``hyper_interval``,
+        ``neumann_steps``, ``damping``, ``max_grad_norm``, ``implicit_params``,
+        ``hyper_batch_size``, ``hyper_step``, ``validation_fraction``) do not
+        apply; ``augmentation``, ``early_stopping``, ``cv=None`` and ``refit``
+        False or "final" are refused. The module's output must be its last
+        ``nn.Linear``. "auto": "crossfit" for a searched group objective,
+        "network" otherwise. A fit costs about ``cv - 1`` plain fits of the
+        network plus the head search (``docs/benchmarks.md``).
+    error_tolerance : float >= 0, default=0.01
+        With ``output_layer="crossfit"`` and ``objective="deo"``: a searched
+        loss whose group-balanced error on the pooled out-of-fold validation
+        predictions exceeds the initial loss's by more than this is not kept.
+        The DEO's cost in error is then bounded and stated: without it, the
+        search drifted towards near-constant predictors, whose DEO is small
+        (on a development table the group-balanced error rose by 6.6 points).
 
     Attributes
     ----------
@@ -325,7 +371,11 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         ``epoch``, ``step``, ``validation_objective``, ``params``; with
         ``selection="paired"`` the epoch-end records also carry
         ``control_selection`` (the control twin's error at that epoch),
-        ``paired_gain``, ``paired_se`` and ``kept``.
+        ``paired_gain``, ``paired_se`` and ``kept``. With the cross-fitted
+        output layer: one ``"validation_set"`` record per head hyper-step
+        (``step``; ``epoch`` None), with ``validation_objective`` and
+        ``validation_selection`` (the 0-1 metric) on the pooled out-of-fold
+        head predictions; step 0 is the initial loss.
     best_step_ : int or None
         Training step whose loss coordinates were kept; the last step of the
         warm-up means the initial loss was kept.
@@ -345,9 +395,19 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         candidate ``errors`` (validation error), ``gain`` (the control's
         error at the end of the run minus the candidate's) and ``se`` (its
         paired bootstrap standard error), ``threshold`` (in SEs),
-        ``passing`` and ``within_one_se`` (candidate indices). None otherwise.
+        ``passing`` and ``within_one_se`` (candidate indices). With the
+        cross-fitted output layer the baseline is step 0 (the same heads with
+        the initial loss), and ``admissible`` lists the steps within
+        ``error_tolerance`` (``gain`` and ``se`` are NaN outside it). None
+        otherwise.
+    head_l2_ : float or None
+        With the cross-fitted output layer: the L2 penalty of the kept heads,
+        one of ``(1e-3, 1e-2, 0.1, 1)``: for the initial loss the one with the
+        lowest pooled validation cell-balanced cross-entropy, for a searched
+        loss the screened one; None otherwise.
     net_ : skorch.NeuralNet
-        The trained network.
+        The trained network; with the cross-fitted output layer its module is
+        the ensemble of the ``cv`` fold networks with their heads.
 
     References
     ----------
@@ -587,6 +647,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                 "(or use a class loss such as 'ce', 'balanced' or 'la')"
             )
         self.selection_report_ = None
+        self.head_l2_ = None
         layer = self._resolve_output_layer(groups)
         self._search = self.search
         if self.search == "auto":
@@ -791,18 +852,39 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         parts_searched = () if self._search is None else HEAD_PARTS[self._search]
         search = HeadLossSearch(parts, w, l, delta, parts_searched, objective,
                                 random_state=int(rng.randint(np.iinfo(np.int32).max)))
+        baseline = search.initial_[search.calibrated_alpha_]
+        self._say(f"initial head: L2 penalty {search.calibrated_alpha_:g}, the lowest pooled "
+                  "validation cell-balanced cross-entropy of " + ", ".join(
+                      f"{a:g}: {v:.4f}" for a, v in search.alpha_scores_.items()))
+        candidates = [baseline]
         if parts_searched:
+            # Screen every penalty for a few steps, continue at the one whose
+            # steps reached the lowest validation error (see HEAD_L2_GRID).
+            runs = {a: search.trajectory(a).advance(min(SCREEN_STEPS, HEAD_STEPS))
+                    for a in HEAD_L2_GRID}
+            screened = {}
+            for a, run in runs.items():
+                full, _, admissible = self._head_errors([baseline] + run.candidates[1:],
+                                                        search, n_groups, n_boot=2)
+                screened[a] = min(full[i] for i in admissible[1:]) if len(admissible) > 1 \
+                    else np.inf
+            alpha = min(screened, key=screened.get)
+            runs[alpha].advance(HEAD_STEPS - min(SCREEN_STEPS, HEAD_STEPS))
+            candidates += runs[alpha].candidates[1:]
             self._say(f"head search: {', '.join(parts_searched)} per cell, "
                       f"{len(search.splits)} inner heads validated out of fold on all "
-                      f"{len(y)} samples")
-        candidates = search.run() if parts_searched else search.run(steps=0)
+                      f"{len(y)} samples; {SCREEN_STEPS} steps at each L2 penalty (lowest "
+                      "validation error " + ", ".join(
+                          f"{a:g}: {v:.4f}" for a, v in screened.items())
+                      + f"), then {HEAD_STEPS - SCREEN_STEPS} more at {alpha:g}")
         index, errors = self._select_head(candidates, search, n_groups, rng)
         self.clusters_ = np.arange(counts.size).reshape(counts.shape)
         if groups is None:
             self.clusters_ = self.clusters_[:, 0]
         kept = candidates[index]
         self.best_step_ = kept["step"]
-        heads = search.final_heads(kept["theta"])
+        self.head_l2_ = kept["alpha"]
+        heads = search.final_heads(kept["theta"], kept["alpha"])
         kept_loss = search.loss_of(kept["theta"])
         final = ParametricCrossEntropy(counts, w=kept_loss[0], l=kept_loss[1], delta=kept_loss[2])
         params = final.effective_params()
@@ -810,6 +892,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         self.search_history_ = [
             {"step": c["step"], "epoch": None, "scope": "validation_set",
              "validation_objective": c["objective"], "validation_selection": e,
+             "head_l2": c["alpha"],
              "params": {k: v.cpu().numpy() for k, v in zip(
                  ("w", "l", "delta"), search.loss_of(c["theta"]))}}
             for c, e in zip(candidates, errors)]
@@ -823,15 +906,16 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         return self._make_net(final.to(self._device),
                               module=CrossFittedEnsemble(modules)).initialize()
 
-    def _select_head(self, candidates, search, n_groups, rng):
-        """The kept head loss (index among the candidates, 0: the initial one) and their errors.
+    def _head_errors(self, candidates, search, n_groups, n_boot, random_state=None):
+        """The candidates' 0-1 selection errors on the pooled out-of-fold head predictions.
 
-        The errors are the 0-1 counterpart of the objective on the pooled
-        inner out-of-fold predictions of all samples.
+        Returns the errors, their paired bootstrap replicates and the indices
+        of the admissible candidates: with ``objective="deo"``, those whose
+        group-balanced error is within ``error_tolerance`` of candidate 0's
+        (a near-constant predictor has a small DEO); all of them otherwise.
         """
         y = search.y.cpu().numpy()
         groups = search.groups.cpu().numpy() if n_groups is not None else None
-        paired = self._selection in ("paired", "paired_soft") and len(candidates) > 1
         if self._selection == "paired_soft":
             predictions = np.stack([soft_errors(c["logits"], search.y).cpu().numpy()
                                     for c in candidates])
@@ -839,21 +923,27 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             predictions = np.stack([c["logits"].argmax(1).cpu().numpy() for c in candidates])
         full, replicates = bootstrap_errors(
             predictions, y, groups, name=self.objective, n_groups=n_groups,
-            fairness_weight=self.fairness_weight, n_boot=500 if paired else 2,
+            fairness_weight=self.fairness_weight, n_boot=n_boot, random_state=random_state)
+        admissible = np.arange(len(candidates))
+        if self.objective == "deo":
+            hard = np.stack([c["logits"].argmax(1).cpu().numpy() for c in candidates])
+            balanced = bootstrap_errors(hard, y, groups, name="group_balanced",
+                                        n_groups=n_groups, n_boot=2)[0]
+            admissible = np.flatnonzero(balanced <= balanced[0] + self.error_tolerance)
+        return full, replicates, admissible
+
+    def _select_head(self, candidates, search, n_groups, rng):
+        """The kept head loss (index among the candidates, 0: the initial one) and their errors."""
+        paired = self._selection in ("paired", "paired_soft") and len(candidates) > 1
+        full, replicates, admissible = self._head_errors(
+            candidates, search, n_groups, n_boot=500 if paired else 2,
             random_state=rng.randint(np.iinfo(np.int32).max))
         errors = [float(e) for e in full]
         objectives = np.array([c["objective"] for c in candidates])
-        admissible = np.arange(len(candidates))
-        if self.objective == "deo":
-            # The stated cost: a loss whose validation group-balanced error
-            # exceeds the initial loss's by more than error_tolerance is not a
-            # candidate (a near-constant predictor has a small DEO).
-            balanced = bootstrap_errors(predictions, y, groups, name="group_balanced",
-                                        n_groups=n_groups, n_boot=2)[0]
-            admissible = np.flatnonzero(balanced <= balanced[0] + self.error_tolerance)
+        if self.objective == "deo" and len(candidates) > 1:
             self._say(f"{len(admissible) - 1} of {len(candidates) - 1} searched head losses "
                       f"within error_tolerance={self.error_tolerance:g} of the initial loss's "
-                      f"validation group-balanced error ({balanced[0]:.4f})")
+                      "validation group-balanced error")
         if not paired:
             key = objectives if self._selection == "objective" else full
             order = np.lexsort((objectives[admissible], key[admissible]))

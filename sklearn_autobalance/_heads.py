@@ -25,17 +25,26 @@ import torch.nn.functional as F
 from sklearn.model_selection import StratifiedKFold
 from torch import nn
 
+from .losses._objectives import group_balanced_cross_entropy
 from .losses._parametric import parametric_cross_entropy
 
-#: L2 penalty of the head on standardised features (per-sample mean loss +
-#: ``HEAD_L2 / 2 * ||W||^2``): the middle of 1e-3 / 1e-2 / 1e-1, which gave the
-#: lowest validation group-balanced error on the development copy of
-#: ``make_waterbirds_like`` (128 features, ``docs/benchmarks.md``).
-HEAD_L2 = 1e-2
+#: Candidate L2 penalties of the head on standardised features (per-sample
+#: mean loss + ``alpha / 2 * ||W||^2``). The initial loss's head takes the one
+#: with the lowest pooled validation cell-balanced cross-entropy (on a 420-row
+#: development table 1 beat 0.01 by 6 points of group-balanced error); the
+#: search screens all of them, because a per-cell ``l`` moves the decisions
+#: only when the head may encode the group in its weights: on a 512-d
+#: development copy of ``make_waterbirds_like`` the search lowered the test
+#: DEO to 7.7-9.7 % at 1e-3 / 1e-2 and to 67-87 % at 0.1 / 1, which the
+#: cross-entropy at the initial loss preferred (``docs/benchmarks.md``).
+HEAD_L2_GRID = (1e-3, 1e-2, 1e-1, 1.0)
 #: Hyper-steps of the head's loss search and their Adam step (in loss
 #: coordinates: a per-cell offset can move by about ``HEAD_STEPS * HEAD_LR``).
 HEAD_STEPS = 40
 HEAD_LR = 0.15
+#: Hyper-steps run at every penalty of ``HEAD_L2_GRID`` before the search
+#: continues at the one whose steps reached the lowest validation error.
+SCREEN_STEPS = 10
 #: Inner folds of each outer fold, for the heads' own validation predictions.
 INNER_FOLDS = 3
 HEAD_PARTS = {"l": ("l",), "delta": ("delta",), "l+delta": ("l", "delta"),
@@ -108,13 +117,13 @@ class HeadData:
         return out
 
 
-def head_loss(W, data, w, l, delta):
+def head_loss(W, data, w, l, delta, alpha):
     """Penalised training loss of the linear head ``W`` (the bias row unpenalised)."""
     per_sample = parametric_cross_entropy(data.F @ W, data.y, w, l, delta, data.groups,
                                           reduction="none")
     if data.sample_weight is not None:
         per_sample = per_sample * data.sample_weight
-    return per_sample.mean() + 0.5 * HEAD_L2 * (W[:-1] ** 2).sum()
+    return per_sample.mean() + 0.5 * alpha * (W[:-1] ** 2).sum()
 
 
 def _per_sample_terms(W, data, w, l, delta):
@@ -128,66 +137,113 @@ def _per_sample_terms(W, data, w, l, delta):
     return multiplier, p, weight
 
 
-def _penalty(W):
-    """Diagonal of the L2 penalty's Hessian: ``HEAD_L2``, a tiny ridge on the bias row."""
-    penalty = torch.full_like(W, HEAD_L2)
+def _penalty(W, alpha):
+    """Diagonal of the L2 penalty's Hessian: ``alpha``, a tiny ridge on the bias row."""
+    penalty = torch.full_like(W, alpha)
     penalty[-1] = 1e-8  # the bias is unpenalised; the ridge keeps the Hessian invertible
     return penalty
 
 
-def head_gradient(W, data, w, l, delta):
+def head_gradient(W, data, w, l, delta, alpha):
     """Closed-form gradient of :func:`head_loss` in ``W``."""
     multiplier, p, weight = _per_sample_terms(W, data, w, l, delta)
     residual = p - F.one_hot(data.y, W.shape[1]).to(W.dtype)
     grad = data.F.T @ (weight[:, None] * multiplier * residual) / len(data.y)
-    penalty = torch.full_like(W, HEAD_L2)
+    penalty = torch.full_like(W, alpha)
     penalty[-1] = 0.0
     return grad + penalty * W
 
 
-def head_hessian(W, data, w, l, delta):
+def head_hessian(W, data, w, l, delta, alpha):
     """Closed-form Hessian of :func:`head_loss` in ``W`` (flattened row-major)."""
     multiplier, p, weight = _per_sample_terms(W, data, w, l, delta)
+    d, K = W.shape
+    penalty = torch.diag(_penalty(W, alpha).reshape(-1))
+    if K == 2:
+        # Two classes: diag(p) - p p^T = p_0 p_1 (1, -1)(1, -1)^T, so each
+        # sample's curvature is s_i u u^T with u = (m_0, -m_1) set by its group:
+        # H = sum_g B_g (x) u_g u_g^T, one d x d product per group instead of K^2.
+        s = weight * p[:, 0] * p[:, 1] / len(data.y)
+        H = penalty
+        for g in torch.unique(data.groups):
+            rows = data.groups == g
+            u = multiplier[rows][0] * torch.tensor([1.0, -1.0], dtype=W.dtype, device=W.device)
+            B = data.F[rows].T @ (s[rows, None] * data.F[rows])
+            H = H + torch.kron(B, u[:, None] * u[None, :])
+        return H
     # d^2 ce / dz^2 = diag(p) - p p^T, and z_k = m_k (F W)_k + l_k.
     curvature = torch.diag_embed(p) - p[:, :, None] * p[:, None, :]
     A = weight[:, None, None] * multiplier[:, :, None] * curvature * multiplier[:, None, :]
-    d, K = W.shape
     # One batched matmul over the K^2 (k, m) pairs: F^T diag(A_km) F.
     blocks = (data.F.T[None] * A.reshape(-1, K * K).T[:, None, :]) @ data.F  # (K*K, d, d)
     H = blocks.reshape(K, K, d, d).permute(2, 0, 3, 1).reshape(d * K, d * K) / len(data.y)
-    return H + torch.diag(_penalty(W).reshape(-1))
+    return H + penalty
+
+
+class HeadSystem:
+    """The head's Hessian, factorised once, as a linear solver ``solve(G) = H^{-1} G``.
+
+    Two classes with one logit multiplier for every cell (the default: Delta
+    not searched) make ``H = c^2 B (x) U + diag(pi) (x) I`` with
+    ``U = [[1, -1], [-1, 1]]``; in U's eigenbasis that is one ``d x d`` system
+    (``2 c^2 B + diag(pi)``, along ``(1, -1)``) and a diagonal one (along
+    ``(1, 1)``): 8x less work than the ``2d x 2d`` Cholesky of the general path.
+    """
+
+    def __init__(self, W, data, w, l, delta, alpha):
+        multiplier, p, weight = _per_sample_terms(W, data, w, l, delta)
+        d, K = W.shape
+        self.shape = W.shape
+        self.pi = _penalty(W, alpha)[:, 0]
+        self.reduced = K == 2 and bool(torch.all(multiplier == multiplier[0, 0]))
+        if self.reduced:
+            s = weight * p[:, 0] * p[:, 1] / len(data.y)
+            B = data.F.T @ (s[:, None] * data.F)
+            c2 = float(multiplier[0, 0]) ** 2
+            self.factor = torch.linalg.cholesky(2.0 * c2 * B + torch.diag(self.pi))
+        else:
+            self.factor = torch.linalg.cholesky(head_hessian(W, data, w, l, delta, alpha))
+
+    def solve(self, G):
+        if not self.reduced:
+            return torch.cholesky_solve(G.reshape(-1, 1), self.factor).reshape(self.shape)
+        minus = (G[:, 0] - G[:, 1]) / 2.0  # coefficients along (1, -1) and (1, 1)
+        plus = (G[:, 0] + G[:, 1]) / 2.0
+        x_minus = torch.cholesky_solve(minus[:, None], self.factor)[:, 0]
+        x_plus = plus / self.pi
+        return torch.stack([x_minus + x_plus, x_plus - x_minus], 1)
 
 
 @torch.no_grad()
-def fit_head(data, w, l, delta, start=None, max_iter=100, tol=1e-9):
+def fit_head(data, w, l, delta, alpha, start=None, factor=None, max_iter=100, tol=1e-9):
     """Minimiser of :func:`head_loss`: Newton's method with backtracking, float64.
 
     The problem is convex and small (``(n_features + 1) * n_classes``
-    coordinates), so Newton converges in a few steps (one or two from the
-    previous hyper-step's head) and the minimiser is exact to ``tol``.
+    coordinates), so Newton converges in a few steps and the minimiser is exact
+    to ``tol``. ``start``, ``factor``: the previous hyper-step's head and its
+    :class:`HeadSystem`, used until a step fails to shrink the
+    gradient tenfold (the chord method); from there one or two steps usually
+    suffice.
     """
     K = w.shape[0]
     W = (torch.zeros(data.F.shape[1], K, dtype=data.F.dtype, device=data.F.device)
          if start is None else start.detach().clone())
     w, l, delta = (t.detach().to(W.dtype) for t in (w, l, delta))
-    value = head_loss(W, data, w, l, delta)
-    factor, previous = None, np.inf
+    value = head_loss(W, data, w, l, delta, alpha)
+    previous = np.inf
     for _ in range(max_iter):
-        grad = head_gradient(W, data, w, l, delta)
+        grad = head_gradient(W, data, w, l, delta, alpha)
         size = float(grad.abs().max())
         if size < tol:
             break
         if factor is None or size > 0.1 * previous:
-            # A fresh Hessian only when the last step did not shrink the gradient
-            # tenfold: from the previous hyper-step's head one factorisation
-            # usually serves the whole fit (the chord method).
-            factor = torch.linalg.cholesky(head_hessian(W, data, w, l, delta))
+            factor = HeadSystem(W, data, w, l, delta, alpha)
         previous = size
-        step = torch.cholesky_solve(grad.reshape(-1, 1), factor).reshape(W.shape)
+        step = factor.solve(grad)
         decrease = float((grad * step).sum())
         t = 1.0
         while t > 1e-10:
-            trial = head_loss(W - t * step, data, w, l, delta)
+            trial = head_loss(W - t * step, data, w, l, delta, alpha)
             if trial <= value - 1e-4 * t * decrease:
                 break
             t *= 0.5
@@ -210,19 +266,28 @@ class HeadLossSearch:
         The smooth validation objective, on the pooled inner out-of-fold logits.
     random_state : int
         Seeds the inner folds.
+
+    Attributes
+    ----------
+    alpha_scores_ : dict of float to float
+        Pooled validation cell-balanced CE of the initial loss's heads per
+        penalty of ``HEAD_L2_GRID``.
+    calibrated_alpha_ : float
+        The penalty with the lowest of those: the initial loss's head.
     """
 
     def __init__(self, folds, w, l, delta, parts, objective, random_state):
+        import warnings
+
         self.folds, self.parts, self.objective = folds, parts, objective
         self.init = {"w": w, "l": l, "delta": delta}
-        n_groups = w.shape[1]
+        self.n_groups = w.shape[1]
         self.splits = []
         for j, data in enumerate(folds):
-            cells = (data.y * n_groups + data.groups).cpu().numpy()
+            cells = (data.y * self.n_groups + data.groups).cpu().numpy()
             n_inner = min(INNER_FOLDS, max(2, int(np.bincount(cells).max())))
             splitter = StratifiedKFold(n_splits=n_inner, shuffle=True,
                                        random_state=random_state + j)
-            import warnings
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="The least populated class")
                 for a, b in splitter.split(np.zeros((len(cells), 1)), cells):
@@ -231,6 +296,13 @@ class HeadLossSearch:
                     self.splits.append((data.rows(a), data.rows(b)))
         self.y = torch.cat([valid.y for _, valid in self.splits])
         self.groups = torch.cat([valid.groups for _, valid in self.splits])
+        zero = {p: torch.zeros_like(l, dtype=torch.float64) for p in parts}
+        self.initial_ = {alpha: self._candidate(zero, alpha, step=0) for alpha in HEAD_L2_GRID}
+        n_classes = w.shape[0]
+        self.alpha_scores_ = {alpha: float(group_balanced_cross_entropy(
+            c["logits"], self.y, self.groups, n_classes, self.n_groups))
+            for alpha, c in self.initial_.items()}
+        self.calibrated_alpha_ = min(self.alpha_scores_, key=self.alpha_scores_.get)
 
     def loss_of(self, theta):
         """``(w, l, delta)`` of the coordinates ``theta`` (offsets from the initial loss)."""
@@ -239,66 +311,92 @@ class HeadLossSearch:
         delta = self.init["delta"] + theta["delta"] if "delta" in theta else self.init["delta"]
         return w, l, delta
 
-    def validation_logits(self, theta, starts=None):
+    def validation_logits(self, theta, alpha, starts=None):
         """Heads fitted at ``theta`` on each inner training part, their validation logits."""
         w, l, delta = self.loss_of(theta)
         heads, logits = [], []
         for i, (train, valid) in enumerate(self.splits):
-            W = fit_head(train, w, l, delta, None if starts is None else starts[i])
+            W = fit_head(train, w, l, delta, alpha, *(None, None) if starts is None else starts[i])
             heads.append(W)
             logits.append(valid.F @ W)
         return heads, logits
 
-    def hypergradient(self, theta, heads):
-        """Exact gradient of the pooled validation objective in ``theta`` (implicit function)."""
+    def _candidate(self, theta, alpha, step, starts=None):
+        heads, logits = self.validation_logits(theta, alpha, starts)
+        logits = torch.cat(logits).detach()
+        return {"step": step, "alpha": alpha, "theta": {k: v.detach().clone()
+                                                        for k, v in theta.items()},
+                "objective": float(self.objective(logits, self.y, self.groups)),
+                "logits": logits, "heads": heads}
+
+    def hypergradient(self, theta, heads, alpha):
+        """Exact gradient of the pooled validation objective in ``theta`` (implicit function).
+
+        Returns the objective, the gradient per part, and each head's
+        :class:`HeadSystem` (the next hyper-step's fits start from them).
+        """
         leaves = [W.clone().requires_grad_(True) for W in heads]
         logits = torch.cat([valid.F @ W for W, (_, valid) in zip(leaves, self.splits)])
         value = self.objective(logits, self.y, self.groups)
         outer = torch.autograd.grad(value, leaves)
         theta = {k: v.detach().clone().requires_grad_(True) for k, v in theta.items()}
         total = {k: torch.zeros_like(v) for k, v in theta.items()}
+        factors = []
         for W, g, (train, _) in zip(heads, outer, self.splits):
             w, l, delta = self.loss_of(theta)
-            H = head_hessian(W, train, w.detach(), l.detach(), delta.detach())
-            v = torch.linalg.solve(H, g.reshape(-1)).reshape(W.shape)
+            factor = HeadSystem(W, train, w.detach(), l.detach(), delta.detach(), alpha)
+            factors.append(factor)
+            v = factor.solve(g)
             W = W.clone().requires_grad_(True)
-            grad_W = torch.autograd.grad(head_loss(W, train, w, l, delta), W, create_graph=True)[0]
+            grad_W = torch.autograd.grad(head_loss(W, train, w, l, delta, alpha), W,
+                                         create_graph=True)[0]
             mixed = torch.autograd.grad((grad_W * v).sum(), list(theta.values()),
                                         allow_unused=True)
             for k, m in zip(theta, mixed):
                 if m is not None:
                     total[k] -= m
-        return float(value.detach()), total
+        return float(value.detach()), total, factors
 
-    def run(self, steps=HEAD_STEPS, lr=HEAD_LR):
-        """Adam on the coordinates; returns the candidates (step 0: the initial loss).
+    def trajectory(self, alpha, lr=HEAD_LR):
+        """A resumable Adam run of the coordinates at penalty ``alpha`` (see :class:`Trajectory`)."""
+        return Trajectory(self, alpha, lr)
 
-        Each candidate: ``theta`` (dict of tensors), ``objective`` (smooth, pooled),
-        ``logits`` (pooled inner out-of-fold, in the order of ``self.y``).
-        """
-        shape = self.init["l"].shape
-        theta = {p: torch.zeros(shape, dtype=torch.float64, device=self.init["l"].device,
-                                requires_grad=True) for p in self.parts}
-        optimizer = torch.optim.Adam(list(theta.values()), lr=lr)
-        candidates, heads = [], None
-        for step in range(steps + 1):
-            current = {k: v.detach().clone() for k, v in theta.items()}
-            heads, logits = self.validation_logits(current, heads)
-            value, grads = self.hypergradient(current, heads)
-            candidates.append({"step": step, "theta": current, "objective": value,
-                               "logits": torch.cat(logits).detach()})
-            if step == steps:
-                break
-            optimizer.zero_grad()
-            for k, v in theta.items():
-                v.grad = grads[k]
-            optimizer.step()
-        return candidates
-
-    def final_heads(self, theta):
+    def final_heads(self, theta, alpha):
         """Each outer fold's head fitted on the whole fold with the loss ``theta``."""
         w, l, delta = self.loss_of(theta)
-        return [fit_head(data, w, l, delta) for data in self.folds]
+        return [fit_head(data, w, l, delta, alpha) for data in self.folds]
+
+
+class Trajectory:
+    """Adam on the loss coordinates at one head penalty; ``candidates[0]`` is the initial loss.
+
+    Each candidate: ``step``, ``alpha``, ``theta`` (dict of tensors), ``objective``
+    (smooth, pooled), ``logits`` (pooled inner out-of-fold, in the order of
+    ``search.y``), ``heads``.
+    """
+
+    def __init__(self, search, alpha, lr):
+        self.search, self.alpha = search, alpha
+        shape, device = search.init["l"].shape, search.init["l"].device
+        self.theta = {p: torch.zeros(shape, dtype=torch.float64, device=device,
+                                     requires_grad=True) for p in search.parts}
+        self.optimizer = torch.optim.Adam(list(self.theta.values()), lr=lr)
+        self.candidates = [search.initial_[alpha]]
+        self.starts = None
+
+    def advance(self, n_steps):
+        """Take ``n_steps`` hyper-steps, appending one candidate after each."""
+        for _ in range(n_steps):
+            last = self.candidates[-1]
+            _, grads, factors = self.search.hypergradient(last["theta"], last["heads"],
+                                                          self.alpha)
+            self.optimizer.zero_grad()
+            for k, v in self.theta.items():
+                v.grad = grads[k]
+            self.optimizer.step()
+            self.candidates.append(self.search._candidate(
+                self.theta, self.alpha, last["step"] + 1, list(zip(last["heads"], factors))))
+        return self
 
 
 def with_head(module, data, W):

@@ -1,0 +1,338 @@
+"""The cross-fitted output layer: convex head fit, exact hyper-gradient, folding, estimator path."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from sklearn_autobalance import AutoBalanceClassifier
+from sklearn_autobalance._heads import (
+    HEAD_L2_GRID, CrossFittedEnsemble, HeadData, HeadLossSearch, HeadSystem, fit_head,
+    head_gradient,
+    head_hessian, head_loss, output_layer, penultimate_features, with_head)
+from sklearn_autobalance.losses._objectives import make_objective
+from sklearn_autobalance.metrics import difference_of_equal_opportunity
+
+
+def _fold_data(n=300, d=6, seed=0, weights=False):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, d, generator=g, dtype=torch.float64) * 3 + 1
+    groups = (torch.rand(n, generator=g) < 0.3).long()
+    y = ((X[:, 0] + 2.0 * groups + torch.randn(n, generator=g, dtype=torch.float64)) > 1.5).long()
+    sw = torch.rand(n, generator=g, dtype=torch.float64) + 0.5 if weights else None
+    return HeadData(X, y, groups, sw)
+
+
+def _loss(seed=1, K=2, G=2):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.exp(0.3 * torch.randn(K, G, generator=g, dtype=torch.float64)),
+            0.5 * torch.randn(K, G, generator=g, dtype=torch.float64),
+            0.3 * torch.randn(K, G, generator=g, dtype=torch.float64))
+
+
+def test_head_data_standardises_and_adds_a_bias_column():
+    data = _fold_data()
+    np.testing.assert_allclose(data.F[:, :-1].mean(0).numpy(), 0.0, atol=1e-12)
+    np.testing.assert_allclose(data.F[:, :-1].std(0, unbiased=False).numpy(), 1.0, atol=1e-12)
+    np.testing.assert_array_equal(data.F[:, -1].numpy(), 1.0)
+
+
+@pytest.mark.parametrize("weights, n_classes", [(False, 2), (True, 2), (True, 3)])
+def test_closed_form_gradient_and_hessian_match_autograd(weights, n_classes):
+    data = _fold_data(weights=weights)
+    if n_classes == 3:  # the general path (K^2 blocks)
+        data.y = torch.remainder(data.y + (data.F[:, 1] > 0.5).long(), 3)
+    w, l, delta = _loss(K=n_classes)
+    W = 0.2 * torch.randn(data.F.shape[1], n_classes, dtype=torch.float64)
+    auto_grad = torch.func.grad(lambda V: head_loss(V, data, w, l, delta, 0.05))(W)
+    np.testing.assert_allclose(head_gradient(W, data, w, l, delta, 0.05).numpy(),
+                               auto_grad.numpy(), rtol=1e-10, atol=1e-12)
+    flat = lambda v: head_loss(v.reshape(W.shape), data, w, l, delta, 0.05)  # noqa: E731
+    auto_hessian = torch.autograd.functional.hessian(flat, W.reshape(-1))
+    H = head_hessian(W, data, w, l, delta, 0.05)
+    # The closed form carries a 1e-8 ridge on the (unpenalised) bias row.
+    ridge = torch.zeros_like(W)
+    ridge[-1] = 1e-8
+    np.testing.assert_allclose(H.numpy(), (auto_hessian + torch.diag(ridge.reshape(-1))).numpy(),
+                               rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_classes, uniform", [(2, True), (2, False), (3, True)])
+def test_head_system_solves_with_the_hessian(n_classes, uniform):
+    data = _fold_data(weights=True)
+    w, l, delta = _loss(K=n_classes)
+    if uniform:  # one multiplier for every cell: the reduced two-class path
+        delta = torch.full_like(delta, 0.4)
+    W = 0.2 * torch.randn(data.F.shape[1], n_classes, dtype=torch.float64)
+    system = HeadSystem(W, data, w, l, delta, 0.05)
+    assert system.reduced == (n_classes == 2 and uniform)
+    G = torch.randn_like(W)
+    expected = torch.linalg.solve(head_hessian(W, data, w, l, delta, 0.05), G.reshape(-1))
+    np.testing.assert_allclose(system.solve(G).reshape(-1).numpy(), expected.numpy(),
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_fit_head_reaches_the_minimum_from_any_start():
+    data = _fold_data()
+    w, l, delta = _loss()
+    cold = fit_head(data, w, l, delta, 0.01)
+    assert float(head_gradient(cold, data, w, l, delta, 0.01).abs().max()) < 1e-8
+    warm = fit_head(data, w, l, delta, 0.01, start=torch.randn_like(cold))
+    np.testing.assert_allclose(warm.numpy(), cold.numpy(), atol=1e-7)
+    # A larger penalty shrinks the weights (the bias row is not penalised).
+    strong = fit_head(data, w, l, delta, 1.0)
+    assert float((strong[:-1] ** 2).sum()) < float((cold[:-1] ** 2).sum())
+
+
+def test_hypergradient_matches_finite_differences_of_the_pooled_objective():
+    folds = [_fold_data(seed=s) for s in range(3)]
+    objective = make_objective("deo", 2, 2, fairness_weight=0.9)
+    ones, zeros = torch.ones(2, 2, dtype=torch.float64), torch.zeros(2, 2, dtype=torch.float64)
+    search = HeadLossSearch(folds, ones, zeros, zeros.clone(), ("w", "l", "delta"), objective,
+                            random_state=0)
+    theta = {k: v for k, v in zip(("w", "l", "delta"), _loss(seed=3))}
+    theta["w"] = torch.log(theta["w"])
+    heads, _ = search.validation_logits(theta, 0.05)
+    _, grads, _ = search.hypergradient(theta, heads, 0.05)
+
+    def value(t):
+        _, logits = search.validation_logits(t, 0.05)
+        return float(objective(torch.cat(logits), search.y, search.groups))
+
+    for part in theta:
+        for idx in np.ndindex(2, 2):
+            up = {k: v.clone() for k, v in theta.items()}
+            down = {k: v.clone() for k, v in theta.items()}
+            up[part][idx] += 1e-5
+            down[part][idx] -= 1e-5
+            fd = (value(up) - value(down)) / 2e-5
+            assert abs(float(grads[part][idx]) - fd) < 1e-4 + 1e-3 * abs(fd), (part, idx)
+
+
+def test_initial_head_penalty_is_chosen_on_the_pooled_validation_cross_entropy():
+    folds = [_fold_data(n=90, seed=s) for s in range(3)]
+    ones, zeros = torch.ones(2, 2, dtype=torch.float64), torch.zeros(2, 2, dtype=torch.float64)
+    search = HeadLossSearch(folds, ones, zeros, zeros, ("l",), make_objective("deo", 2, 2),
+                            random_state=0)
+    assert set(search.alpha_scores_) == set(search.initial_) == set(HEAD_L2_GRID)
+    assert search.calibrated_alpha_ == min(search.alpha_scores_, key=search.alpha_scores_.get)
+    for alpha, candidate in search.initial_.items():
+        assert candidate["step"] == 0 and candidate["alpha"] == alpha
+        assert float(candidate["theta"]["l"].abs().max()) == 0.0
+
+
+def test_inner_splits_validate_every_sample_once():
+    folds = [_fold_data(seed=s) for s in range(3)]
+    ones, zeros = torch.ones(2, 2, dtype=torch.float64), torch.zeros(2, 2, dtype=torch.float64)
+    search = HeadLossSearch(folds, ones, zeros, zeros, ("l",),
+                            make_objective("deo", 2, 2), random_state=0)
+    assert len(search.y) == sum(len(f.y) for f in folds)
+    for j, fold in enumerate(folds):
+        parts = search.splits[3 * j:3 * j + 3]
+        rows = torch.cat([valid.F for _, valid in parts])
+        assert len(rows) == len(fold.F)
+        assert len({tuple(r.tolist()) for r in rows}) == len(fold.F)
+
+
+def test_search_lowers_the_validation_objective():
+    folds = [_fold_data(n=400, seed=s) for s in range(3)]
+    for fold in folds:  # the group recoverable from the features: per-cell l can act
+        fold.F[:, 1] = fold.F[:, 1] + 2.0 * fold.groups
+    ones, zeros = torch.ones(2, 2, dtype=torch.float64), torch.zeros(2, 2, dtype=torch.float64)
+    search = HeadLossSearch(folds, ones, zeros, zeros, ("l",),
+                            make_objective("deo", 2, 2), random_state=0)
+    run = search.trajectory(0.01).advance(10)
+    candidates = run.advance(5).candidates  # resumable: 15 steps in all
+    assert [c["step"] for c in candidates] == list(range(16))
+    assert candidates[0] is search.initial_[0.01]
+    assert min(c["objective"] for c in candidates[1:]) < 0.9 * candidates[0]["objective"]
+    # A candidate's logits are those of heads refit at its coordinates.
+    c = candidates[7]
+    _, logits = search.validation_logits(c["theta"], 0.01)
+    np.testing.assert_allclose(torch.cat(logits).numpy(), c["logits"].numpy(), atol=1e-6)
+
+
+class _Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(4, 5), nn.ReLU())
+        self.out = nn.Linear(5, 2)
+
+    def forward(self, X):
+        return self.out(self.body(X))
+
+
+class _Softmaxed(_Net):
+    def forward(self, X):
+        return torch.log_softmax(self.out(self.body(X)), 1)
+
+
+def test_penultimate_features_and_folded_head_give_the_head_logits():
+    torch.manual_seed(0)
+    net = _Net()
+    X = torch.randn(50, 4)
+    F_ = penultimate_features(net, X)
+    np.testing.assert_allclose(F_.numpy(), net.body(X).double().detach().numpy(), rtol=1e-6)
+    data = HeadData(F_, torch.randint(0, 2, (50,)), torch.zeros(50, dtype=torch.long))
+    W = torch.randn(6, 2, dtype=torch.float64)
+    folded = with_head(net, data, W)
+    assert folded is not net and output_layer(folded) is folded.out
+    with torch.no_grad():
+        np.testing.assert_allclose(folded(X).double().numpy(), (data.F @ W).numpy(),
+                                   rtol=1e-4, atol=1e-4)
+        ensemble = CrossFittedEnsemble([folded, with_head(net, data, 3 * W)])
+        np.testing.assert_allclose(ensemble(X).double().numpy(), (2 * data.F @ W).numpy(),
+                                   rtol=1e-4, atol=1e-4)
+
+
+def test_penultimate_features_refuse_a_module_whose_output_is_not_its_last_linear():
+    with pytest.raises(ValueError, match="not that layer's output"):
+        penultimate_features(_Softmaxed(), torch.randn(3, 4))
+    with pytest.raises(ValueError, match="no nn.Linear"):
+        penultimate_features(nn.Sequential(nn.ReLU()), torch.randn(3, 4))
+
+
+# ------------------------------------------------------------------ estimator
+def _interpolating_groups(n=240, d=40, seed=0):
+    """High-dimensional features: a spurious group signal the small MLP fits exactly."""
+    rng = np.random.RandomState(seed)
+    y = (rng.rand(n) < 0.5).astype(int)
+    agree = rng.rand(n) < 0.9
+    g = np.where(agree, y, 1 - y)
+    X = rng.randn(n, d)
+    X[:, 0] += 1.0 * (2 * y - 1)
+    X[:, 1] += 2.5 * (2 * g - 1)
+    return X, y, g
+
+
+FAST = dict(hidden_layer_sizes=(16,), max_epochs=8, batch_size=32, random_state=0)
+
+
+def test_auto_chooses_the_crossfit_head_for_searched_group_objectives(capsys):
+    X, y, g = _interpolating_groups()
+    clf = AutoBalanceClassifier(objective="deo", verbose=1, **FAST).fit(X, y, sensitive_features=g)
+    out = capsys.readouterr().out
+    assert "cross-fitted output layer: 3 fold networks" in out
+    assert "head search: l per cell" in out
+    assert isinstance(clf.net_.module_, CrossFittedEnsemble)
+    assert len(clf.net_.module_.folds) == 3
+    assert clf.loss_params_["l"].shape == (2, 2)
+    assert clf.clusters_.shape == (2, 2)
+    records = clf.search_history_
+    assert [r["step"] for r in records] == list(range(len(records)))
+    assert all(r["scope"] == "validation_set" and r["params"]["l"].shape == (2, 2)
+               for r in records)
+    assert clf.selection_report_ is not None
+    assert clf.best_step_ == clf.selection_report_["index"]
+    assert "steps at each L2 penalty" in out
+    # Step 0: the initial loss at its calibrated penalty; steps 1-40 at one screened penalty.
+    assert len({r["head_l2"] for r in records[1:]}) == 1
+    assert clf.head_l2_ == records[clf.best_step_]["head_l2"] and clf.head_l2_ in HEAD_L2_GRID
+    # Prediction takes X alone and is the mean of the fold networks' logits.
+    module = clf.net_.module_
+    with torch.no_grad():
+        Xt = torch.tensor(X[:7], dtype=torch.float32)
+        mean = torch.stack([m(Xt) for m in module.folds]).mean(0).double().numpy()
+    np.testing.assert_allclose(clf.decision_function(X[:7]), mean[:, 1] - mean[:, 0], rtol=1e-5)
+    # Without a search, the network path of search=None runs (the fixed baselines).
+    fixed = AutoBalanceClassifier(objective="deo", search=None, init="ce", **FAST).fit(
+        X, y, sensitive_features=g)
+    assert not isinstance(fixed.net_.module_, CrossFittedEnsemble)
+    # Class objectives keep the network search.
+    plain = AutoBalanceClassifier(**FAST).fit(X, y)
+    assert not isinstance(plain.net_.module_, CrossFittedEnsemble)
+
+
+def test_kept_head_loss_is_what_the_final_heads_were_trained_with():
+    X, y, g = _interpolating_groups()
+    clf = AutoBalanceClassifier(objective="deo", **FAST).fit(X, y, sensitive_features=g)
+    kept = clf.search_history_[clf.best_step_]["params"]
+    l = kept["l"] - kept["l"].mean(0, keepdims=True)
+    np.testing.assert_allclose(clf.loss_params_["l"], l, atol=1e-6)
+    np.testing.assert_allclose(clf.net_.criterion_.effective_params()["l"], clf.loss_params_["l"],
+                               atol=1e-6)
+
+
+def test_crossfit_head_lowers_the_deo_of_an_interpolating_network():
+    X, y, g = _interpolating_groups(n=600, seed=1)
+    Xt, yt, gt = _interpolating_groups(n=2000, seed=2)
+    # A balanced test set breaks the spurious agreement.
+    flip = np.random.RandomState(3).rand(len(yt)) < 0.5
+    gt = np.where(flip, 1 - gt, gt)
+    Xt[:, 1] = np.random.RandomState(4).randn(len(yt)) + 2.5 * (2 * gt - 1)
+    params = dict(hidden_layer_sizes=(64,), max_epochs=30, random_state=0)
+    ce = AutoBalanceClassifier(search=None, init="ce", **params).fit(X, y)
+    ab = AutoBalanceClassifier(objective="deo", **params).fit(X, y, sensitive_features=g)
+    deo_ce = difference_of_equal_opportunity(yt, ce.predict(Xt), sensitive_features=gt)
+    deo_ab = difference_of_equal_opportunity(yt, ab.predict(Xt), sensitive_features=gt)
+    assert deo_ab < 0.75 * deo_ce, (deo_ab, deo_ce)
+
+
+def test_same_seed_same_model_and_pickling():
+    X, y, g = _interpolating_groups()
+    a = AutoBalanceClassifier(objective="group_balanced", **FAST).fit(X, y, sensitive_features=g)
+    b = AutoBalanceClassifier(objective="group_balanced", **FAST).fit(X, y, sensitive_features=g)
+    np.testing.assert_array_equal(a.decision_function(X), b.decision_function(X))
+    c = pickle.loads(pickle.dumps(a))
+    np.testing.assert_array_equal(c.decision_function(X), a.decision_function(X))
+
+
+def test_error_tolerance_bounds_the_kept_losses_validation_error(capsys):
+    X, y, g = _interpolating_groups()
+    clf = AutoBalanceClassifier(objective="deo", error_tolerance=0.0, verbose=1, **FAST)
+    clf.fit(X, y, sensitive_features=g)
+    assert "within error_tolerance=0" in capsys.readouterr().out
+    report = clf.selection_report_
+    errors = np.array([r["validation_selection"] for r in clf.search_history_])
+    assert clf.best_step_ in report["admissible"]
+    # Outside the admissible set no candidate was tested.
+    outside = np.setdiff1d(np.arange(len(errors)), report["admissible"])
+    assert np.all(np.isnan(report["gain"][outside]))
+
+
+def test_sample_weight_and_class_objective_with_explicit_crossfit():
+    X, y, g = _interpolating_groups()
+    w = np.random.RandomState(0).rand(len(y)) + 0.5
+    w_before = w.copy()
+    clf = AutoBalanceClassifier(output_layer="crossfit", **FAST).fit(X, y, sample_weight=w)
+    np.testing.assert_array_equal(w, w_before)
+    assert clf.loss_params_["l"].shape == (2,)
+    assert clf.clusters_.shape == (2,)
+    assert clf.predict(X).shape == y.shape
+    heavier = AutoBalanceClassifier(output_layer="crossfit", **FAST).fit(X, y)
+    assert not np.array_equal(heavier.decision_function(X), clf.decision_function(X))
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"search": "tau"}, "does not support search='tau'"),
+    ({"init": "ldam", "search": "l"}, "not a member of the parametric family|outside the parametric"),
+    ({"cv": None}, "does not support cv=None"),
+    ({"augmentation": "shared"}, "does not support augmentation='shared'"),
+    ({"early_stopping": True}, "does not support early_stopping=True"),
+    ({"refit": False}, "does not support refit=False"),
+    ({"output_layer": "last"}, "output_layer must be one of"),
+    ({"error_tolerance": -0.1}, "error_tolerance"),
+])
+def test_bad_crossfit_params(params, match):
+    X, y, g = _interpolating_groups(n=60)
+    with pytest.raises(ValueError, match=match):
+        AutoBalanceClassifier(objective="deo", **{**FAST, **params}).fit(
+            X, y, sensitive_features=g)
+
+
+def test_module_without_linear_output_is_refused():
+    X, y, g = _interpolating_groups(n=60)
+
+    class Scaled(nn.Module):
+        def __init__(self, n_features, n_classes):
+            super().__init__()
+            self.out = nn.Linear(n_features, n_classes)
+
+        def forward(self, X):
+            return 2.0 * self.out(X)
+
+    with pytest.raises(ValueError, match="not that layer's output"):
+        AutoBalanceClassifier(module=Scaled, objective="deo", max_epochs=1,
+                              random_state=0).fit(X, y, sensitive_features=g)

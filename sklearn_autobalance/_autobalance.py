@@ -16,7 +16,7 @@ from ._clusters import frequency_clusters
 from ._crossfit import CrossFit, FoldAverage, FoldNet, SingleSplit
 from ._early_stopping import ValidationEarlyStopping
 from ._heads import (HEAD_L2_GRID, HEAD_PARTS, HEAD_STEPS, SCREEN_STEPS, CrossFittedEnsemble,
-                     HeadData, HeadLossSearch,
+                     HeadData, HeadLossSearch, has_feature_layers,
                      penultimate_features, soft_errors, with_head)
 from ._selection import bootstrap_errors, paired_selection
 from ._search import SEARCH_SPACES, LossSchedule, LossSearch, LossSearchSpace
@@ -336,8 +336,10 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         ``hyper_batch_size``, ``hyper_step``, ``validation_fraction``) do not
         apply; ``augmentation``, ``early_stopping``, ``cv=None`` and ``refit``
         False or "final" are refused. The module's output must be its last
-        ``nn.Linear``. "auto": "crossfit" for a searched group objective,
-        "network" otherwise. A fit costs about ``cv - 1`` plain fits of the
+        ``nn.Linear``. "auto": "crossfit" for a searched group objective on a
+        module with layers before its output layer, "network" otherwise (a
+        linear model does not interpolate, and on two development copies the
+        cross-fitted layer tied with the network search at 5x its cost). A fit costs about ``cv - 1`` plain fits of the
         network plus the head search (``docs/benchmarks.md``).
     error_tolerance : float >= 0, default=0.01
         With ``output_layer="crossfit"`` and ``objective="deo"``: a searched
@@ -602,7 +604,8 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         layer = self.output_layer
         if layer == "auto":
             layer = ("crossfit" if groups is not None and self.search is not None
-                     and self.objective in GROUP_OBJECTIVES else "network")
+                     and self.objective in GROUP_OBJECTIVES
+                     and has_feature_layers(self._module_init) else "network")
         if layer == "network":
             return layer
         refused = {

@@ -57,6 +57,13 @@ def output_layer(module):
     return linears[-1] if linears else None
 
 
+def has_feature_layers(module):
+    """Whether ``module`` has parameters outside its output layer (a feature extractor)."""
+    layer = output_layer(module)
+    own = set() if layer is None else {id(p) for p in layer.parameters()}
+    return any(id(p) not in own for p in module.parameters())
+
+
 @torch.no_grad()
 def penultimate_features(module, X, chunk=4096):
     """Inputs of the output layer for the rows of ``X`` (float64), module in eval mode.

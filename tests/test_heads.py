@@ -10,7 +10,7 @@ from torch import nn
 from sklearn_autobalance import AutoBalanceClassifier
 from sklearn_autobalance._heads import (
     HEAD_L2_GRID, CrossFittedEnsemble, HeadData, HeadLossSearch, HeadSystem, fit_head,
-    head_gradient,
+    has_feature_layers, head_gradient,
     head_hessian, head_loss, output_layer, penultimate_features, with_head)
 from sklearn_autobalance.losses._objectives import make_objective
 from sklearn_autobalance.metrics import difference_of_equal_opportunity
@@ -240,9 +240,21 @@ def test_auto_chooses_the_crossfit_head_for_searched_group_objectives(capsys):
     fixed = AutoBalanceClassifier(objective="deo", search=None, init="ce", **FAST).fit(
         X, y, sensitive_features=g)
     assert not isinstance(fixed.net_.module_, CrossFittedEnsemble)
-    # Class objectives keep the network search.
+    # Class objectives keep the network search, and so does a linear model.
     plain = AutoBalanceClassifier(**FAST).fit(X, y)
     assert not isinstance(plain.net_.module_, CrossFittedEnsemble)
+    linear = AutoBalanceClassifier(objective="deo", **{**FAST, "hidden_layer_sizes": ()})
+    linear.fit(X, y, sensitive_features=g)
+    assert not isinstance(linear.net_.module_, CrossFittedEnsemble) and linear.head_l2_ is None
+    forced = AutoBalanceClassifier(objective="deo", output_layer="crossfit",
+                                   **{**FAST, "hidden_layer_sizes": ()})
+    assert isinstance(forced.fit(X, y, sensitive_features=g).net_.module_, CrossFittedEnsemble)
+
+
+def test_has_feature_layers():
+    assert has_feature_layers(_Net())
+    assert not has_feature_layers(nn.Sequential(nn.Linear(3, 2)))
+    assert not has_feature_layers(nn.Sequential(nn.ReLU(), nn.Linear(3, 2)))
 
 
 def test_kept_head_loss_is_what_the_final_heads_were_trained_with():

@@ -346,5 +346,5 @@ def test_module_without_linear_output_is_refused():
             return 2.0 * self.out(X)
 
     with pytest.raises(ValueError, match="not that layer's output"):
-        AutoBalanceClassifier(module=Scaled, objective="deo", max_epochs=1,
-                              random_state=0).fit(X, y, sensitive_features=g)
+        AutoBalanceClassifier(module=Scaled, objective="deo", output_layer="crossfit",
+                              max_epochs=1, random_state=0).fit(X, y, sensitive_features=g)

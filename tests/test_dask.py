@@ -63,7 +63,9 @@ def dask_client():
 
 
 def _search(cv):
-    clf = AutoBalanceClassifier(objective="deo", random_state=0, **FAST)
+    # The network search: this checks Dask's routing and scores, not the loss search,
+    # and the cross-fitted head's fits would cost most of the suite's time here.
+    clf = AutoBalanceClassifier(objective="deo", output_layer="network", random_state=0, **FAST)
     clf.set_fit_request(sensitive_features=True)
     grid = {"clf__search": [None, "l+delta"], "clf__lr": [1e-3, 1e-2]}
     return GridSearchCV(
@@ -154,11 +156,14 @@ def test_concurrent_fits_in_threads_equal_fits_alone():
     # torch's global generator is shared by threads: the networks' initial
     # weights and the search's random vectors must not depend on other fits.
     X, y, groups = _data(seed=2)
-    estimators = [AutoBalanceClassifier(objective="deo", random_state=s, **FAST) for s in range(4)]
+    # The network search and the cross-fitted output layer (the group default).
+    estimators = [AutoBalanceClassifier(objective="deo", random_state=s, output_layer=layer,
+                                        **FAST)
+                  for s, layer in enumerate(["network", "network", "crossfit", "crossfit"])]
     alone = [clone(e).fit(X, y, sensitive_features=groups).predict_proba(X) for e in estimators]
     with ThreadPoolExecutor(4) as pool:
         side_by_side = list(pool.map(
             lambda e: clone(e).fit(X, y, sensitive_features=groups).predict_proba(X),
-            estimators * 2))
+            estimators + estimators[:2]))
     for i, proba in enumerate(side_by_side):
         np.testing.assert_array_equal(proba, alone[i % 4])

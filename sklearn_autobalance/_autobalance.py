@@ -223,10 +223,11 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         set). On our development sets neither moved the loss measurably more
         often past the paired selection (``docs/benchmarks.md``).
     cv : "auto", int >= 2 or None, default="auto"
-        "auto": 3 without ``sensitive_features``, None (the 50/50 split of
-        ``validation_fraction="auto"``) with them: the group objectives keep
-        their previous, benchmarked behaviour until they are re-measured with
-        cross-fitting. Cross-fitting of the search: ``cv`` networks, network ``j`` trained
+        "auto": 3, except for the network search with ``sensitive_features``
+        (``output_layer="network"``), where it is None (the 50/50 split of
+        ``validation_fraction="auto"``, its benchmarked behaviour); the
+        cross-fitted output layer always uses folds. Cross-fitting of the
+        network search: ``cv`` networks, network ``j`` trained
         on every stratified fold but ``j`` (on (class, group) cells with
         ``sensitive_features``), all in one batched module and one optimiser
         step. Each hyper-step averages their hyper-gradients (each network's
@@ -242,8 +243,9 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         (``docs/benchmarks.md``, "Cost of cross-fitting").
     selection : {"auto", "paired", "paired_soft", "error", "objective"}, default="auto"
         How the loss to keep is chosen among the epoch-end candidates.
-        "auto": "paired" without ``sensitive_features``, "error" with them
-        (with "paired" and ``cv=3`` the test DEO of ``objective="deo"`` on a
+        "auto": "paired", except for the network search with
+        ``sensitive_features``, where it is "error" (with "paired" and
+        ``cv=3`` the test DEO of ``objective="deo"`` on a
         ``make_waterbirds_like`` check was worse: ``docs/benchmarks.md``).
 
         - "paired": beside every searched network a control twin trains

@@ -15,8 +15,8 @@ from ._base import BaseNeuralClassifier, _check_float, _check_int, as_python
 from ._clusters import frequency_clusters
 from ._crossfit import CrossFit, FoldAverage, FoldNet, SingleSplit
 from ._early_stopping import ValidationEarlyStopping
-from ._heads import (HEAD_L2_GRID, HEAD_PARTS, HEAD_STEPS, SCREEN_STEPS, CrossFittedEnsemble,
-                     HeadData, HeadLossSearch, has_feature_layers,
+from ._heads import (HEAD_PARTS, HEAD_STEPS, SCREEN_STEPS, CrossFittedEnsemble, HeadData,
+                     HeadLossSearch, has_feature_layers,
                      penultimate_features, soft_errors, with_head)
 from ._selection import bootstrap_errors, paired_selection
 from ._search import SEARCH_SPACES, LossSchedule, LossSearch, LossSearchSpace
@@ -863,19 +863,13 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                       f"{a:g}: {v:.4f}" for a, v in search.alpha_scores_.items()))
         candidates = [baseline]
         if parts_searched:
-            # Screen every penalty for a few steps, continue at the one whose
-            # steps reached the lowest validation error (see HEAD_L2_GRID).
-            runs = {a: search.trajectory(a).advance(min(SCREEN_STEPS, HEAD_STEPS))
-                    for a in HEAD_L2_GRID}
-            screened = {}
-            for a, run in runs.items():
-                full, _, admissible = self._head_errors([baseline] + run.candidates[1:],
-                                                        search, n_groups, n_boot=2)
-                screened[a] = min(full[i] for i in admissible[1:]) if len(admissible) > 1 \
-                    else np.inf
-            alpha = min(screened, key=screened.get)
-            runs[alpha].advance(HEAD_STEPS - min(SCREEN_STEPS, HEAD_STEPS))
-            candidates += runs[alpha].candidates[1:]
+            def lowest_error(searched):
+                full, _, admissible = self._head_errors([baseline] + searched, search,
+                                                        n_groups, n_boot=2)
+                return min((full[i] for i in admissible[1:]), default=np.inf)
+
+            alpha, searched, screened = search.screened_run(lowest_error)
+            candidates += searched
             self._say(f"head search: {', '.join(parts_searched)} per cell, "
                       f"{len(search.splits)} inner heads validated out of fold on all "
                       f"{len(y)} samples; {SCREEN_STEPS} steps at each L2 penalty (lowest "

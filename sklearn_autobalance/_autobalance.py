@@ -350,6 +350,10 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         The DEO's cost in error is then bounded and stated: without it, the
         search drifted towards near-constant predictors, whose DEO is small
         (on a development table the group-balanced error rose by 6.6 points).
+        The search itself tracks this budget (a Lagrange multiplier on the
+        group-balanced cross-entropy rises while a step is outside it), so
+        its path stays where candidates can be kept. Larger values trade
+        more error for a lower DEO (``docs/benchmarks.md`` has the fronts).
 
     Attributes
     ----------

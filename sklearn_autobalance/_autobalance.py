@@ -864,10 +864,10 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                        for k in ("w", "l", "delta"))
         parts_searched = () if self._search is None else HEAD_PARTS[self._search]
         guard = (ErrorGuard(n_classes, n_groups, self.error_tolerance)
-                 if self.objective == "deo" and self._guarded_search else None)
+                 if self.objective == "deo" else None)
         search = HeadLossSearch(parts, w, l, delta, parts_searched, objective,
                                 random_state=int(rng.randint(np.iinfo(np.int32).max)),
-                                guard=guard)
+                                guard=guard, track_budget=self._guarded_search)
         baseline = search.initial_[search.calibrated_alpha_]
         self._say(f"initial head: L2 penalty {search.calibrated_alpha_:g}, the lowest pooled "
                   "validation cell-balanced cross-entropy of " + ", ".join(
@@ -920,9 +920,10 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         """The candidates' 0-1 selection errors on the pooled out-of-fold head predictions.
 
         Returns the errors, their paired bootstrap replicates and the indices
-        of the admissible candidates: with ``objective="deo"``, those whose
-        group-balanced error is within ``error_tolerance`` of candidate 0's
-        (a near-constant predictor has a small DEO); all of them otherwise.
+        of the admissible candidates: with ``objective="deo"``, those within
+        the search's error budget, the group-balanced error of candidate 0
+        (the initial loss's heads) plus ``error_tolerance`` (a near-constant
+        predictor has a small DEO); all of them otherwise.
         """
         y = search.y.cpu().numpy()
         groups = search.groups.cpu().numpy() if n_groups is not None else None
@@ -934,13 +935,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         full, replicates = bootstrap_errors(
             predictions, y, groups, name=self.objective, n_groups=n_groups,
             fairness_weight=self.fairness_weight, n_boot=n_boot, random_state=random_state)
-        admissible = np.arange(len(candidates))
-        if self.objective == "deo":
-            hard = np.stack([c["logits"].argmax(1).cpu().numpy() for c in candidates])
-            balanced = bootstrap_errors(hard, y, groups, name="group_balanced",
-                                        n_groups=n_groups, n_boot=2)[0]
-            admissible = np.flatnonzero(balanced <= balanced[0] + self.error_tolerance)
-        return full, replicates, admissible
+        return full, replicates, search.admissible(candidates)
 
     def _select_head(self, candidates, search, n_groups, rng):
         """The kept head loss (index among the candidates, 0: the initial one) and their errors."""

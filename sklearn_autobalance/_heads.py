@@ -317,7 +317,10 @@ class HeadLossSearch:
     random_state : int
         Seeds the inner folds.
     guard : ErrorGuard or None, default=None
-        The error budget the trajectories track (``objective="deo"``).
+        The error budget of the search (``objective="deo"``): candidates
+        outside it are not admissible (``admissible``).
+    track_budget : bool, default=True
+        Whether the trajectories track the guard's budget (its Lagrangian).
 
     Attributes
     ----------
@@ -331,8 +334,10 @@ class HeadLossSearch:
         plus the guard's tolerance, the budget of every trajectory.
     """
 
-    def __init__(self, folds, w, l, delta, parts, objective, random_state, guard=None):
+    def __init__(self, folds, w, l, delta, parts, objective, random_state, guard=None,
+                 track_budget=True):
         self.folds, self.parts, self.objective, self.guard = folds, parts, objective, guard
+        self.track_budget = track_budget and guard is not None
         self.init = {"w": w, "l": l, "delta": delta}
         self.n_groups = w.shape[1]
         self.splits = []
@@ -361,6 +366,14 @@ class HeadLossSearch:
             # all of them with the initial loss's head.
             self.budget_ = guard.error(self.initial_[self.calibrated_alpha_]["logits"], self.y,
                                        self.groups) + guard.tolerance
+
+    def admissible(self, candidates):
+        """Indices of the candidates within the guard's budget (all without a guard)."""
+        if self.guard is None:
+            return np.arange(len(candidates))
+        return np.array([i for i, c in enumerate(candidates)
+                         if self.guard.error(c["logits"], self.y, self.groups) <= self.budget_],
+                        dtype=int)
 
     def loss_of(self, theta):
         """``(w, l, delta)`` of the coordinates ``theta`` (offsets from the initial loss)."""
@@ -461,7 +474,7 @@ class Trajectory:
 
     def advance(self, n_steps):
         """Take ``n_steps`` hyper-steps, appending one candidate after each."""
-        guard = self.search.guard
+        guard = self.search.guard if self.search.track_budget else None
         for _ in range(n_steps):
             last = self.candidates[-1]
             _, grads, factors = self.search.hypergradient(last["theta"], last["heads"],

@@ -215,6 +215,11 @@ def test_guarded_trajectory_tracks_the_budget():
         assert run.multiplier == pytest.approx(guard.update(before, error, search.budget_))
         multipliers.append(run.multiplier)
     assert max(multipliers) > 0.0  # the DEO search left the budget and was pulled back
+    candidates = [search.initial_[search.calibrated_alpha_]] + run.candidates[1:]
+    errors = [guard.error(c["logits"], search.y, search.groups) for c in candidates]
+    expected = [i for i, e in enumerate(errors) if e <= search.budget_]
+    assert search.admissible(candidates).tolist() == expected and expected[0] == 0
+    assert len(expected) < len(candidates)  # the zero budget excludes some steps
     unguarded = HeadLossSearch(folds, ones, zeros, zeros, ("l",), make_objective("deo", 2, 2),
                                random_state=0)
     assert not hasattr(unguarded, "budget_")

@@ -19,8 +19,9 @@ Sweeps (the networks and settings of ``bench_groups.py``: a linear head on
 
 - AutoBalance ``objective="deo"``, ``fairness_weight`` in (0, 0.25, 0.5, 0.75, 0.9, 1);
 - AutoBalance ``objective="deo"`` (``fairness_weight=0.9``), ``error_tolerance`` (its
-  error budget) in (0, 0.01, 0.02, 0.05, 0.1, 0.2); the AutoBalance front is that
-  of both sweeps' points together;
+  error budget) in (0, 0.01, 0.02, 0.05, 0.1, 0.2), and the same from ``init="ce"``
+  (the budget then relative to plain CE's heads) in (0.01, 0.05, 0.1); the AutoBalance
+  front is that of all its sweeps' points together;
 - the training-loss blend ``(1 - lam) CE + lam CE_deo``, ``lam`` in (0, 0.25, 0.5, 0.75, 0.9);
 - online group DRO, ``eta_q`` in (0.001, 0.01, 0.1);
 - fairlearn ``ExponentiatedGradient`` over the CE network with ``EqualizedOdds``,
@@ -52,6 +53,7 @@ REFERENCE = (50.0, 100.0)
 SWEEPS = {
     "autobalance_deo": ("fairness_weight", (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)),
     "autobalance_budget": ("error_tolerance", (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)),
+    "autobalance_ce_init": ("error_tolerance", (0.01, 0.05, 0.1)),
     "blend_deo": ("lam", (0.0, 0.25, 0.5, 0.75, 0.9)),
     "group_dro": ("eta_q", (0.001, 0.01, 0.1)),
     "eg": ("difference_bound", (0.02, 0.1)),
@@ -93,6 +95,8 @@ def make_model(method, value, seed, hidden, args):
         return AutoBalanceClassifier(objective="deo", fairness_weight=value, **common)
     if method == "autobalance_budget":
         return AutoBalanceClassifier(objective="deo", error_tolerance=value, **common)
+    if method == "autobalance_ce_init":
+        return AutoBalanceClassifier(objective="deo", init="ce", error_tolerance=value, **common)
     if method == "blend_deo":
         return AutoBalanceClassifier(search=None, init="blend", **common,
                                      init_params={"regularizer": "deo", "lam": value})

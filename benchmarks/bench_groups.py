@@ -31,6 +31,10 @@ Data sets (preprocessing fitted on the training part only):
   wage, education level 1-5, industrial job, very good health, one-hot
   marital status); stratified 70/30 split on (y, g), seeded; StandardScaler.
   Chosen as the third real table before any result on it.
+- ``hmda_aware``, ``default_aware``: ``hmda`` and ``default`` with the sensitive
+  attribute appended as a (standardised) feature, the regime in which a per-cell loss
+  can act as a per-group threshold (added 2026-12-01, after the results on ``hmda``
+  and ``default``).
 
 Network: a linear head on ``waterbirds_like`` (the usual model on pre-extracted
 image features; a 64-unit MLP interpolates the 512-d training set within a few
@@ -87,7 +91,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common  # noqa: E402
 
-ALL_SETS = ["waterbirds_like", "hmda", "default", "wage"]
+ALL_SETS = ["waterbirds_like", "hmda", "default", "wage", "hmda_aware", "default_aware"]
 ALL_ROWS = ["ce", "group_balanced", "group_la", "blend_deo", "blend_gb", "blend_gla",
             "group_dro", "eg", "to", "dfr", "ab_deo", "ab_group_balanced", "ab_deo_network",
             "ab_deo_final", "ab_deo_norefit"]
@@ -110,7 +114,8 @@ ROW_LABELS = {
     "ab_deo_norefit": "AutoBalance, objective=\"deo\", refit=False",
 }
 #: Default network per set (hidden_layer_sizes), see the module docstring.
-HIDDEN = {"waterbirds_like": (), "hmda": (64,), "default": (64,), "wage": (64,)}
+HIDDEN = {"waterbirds_like": (), "hmda": (64,), "default": (64,), "wage": (64,),
+          "hmda_aware": (64,), "default_aware": (64,)}
 METRICS = [("error", "Standard error"), ("group_balanced_error", "Group-balanced error"),
            ("worst_cell_error", "Worst-cell error"), ("deo", "DEO")]
 HMDA_FLAGS = ["phist", "selfemp", "insurance", "condomin", "single", "hschool"]
@@ -123,6 +128,13 @@ def make_dataset(name, seed, args):
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
 
+    if name.endswith("_aware"):
+        # The same table and split with the sensitive attribute appended as a feature.
+        Xtr, ytr, gtr, Xte, yte, gte, desc = make_dataset(name[:-len("_aware")], seed, args)
+        scale = lambda g: (g - gtr.mean()) / gtr.std()  # noqa: E731
+        return (np.column_stack([Xtr, scale(gtr)]), ytr, gtr,
+                np.column_stack([Xte, scale(gte)]), yte, gte,
+                desc.replace("(not a feature)", "(ALSO a feature, standardised, appended)"))
     if name == "waterbirds_like":
         from sklearn_autobalance.datasets import make_waterbirds_like
 

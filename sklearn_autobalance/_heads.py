@@ -459,8 +459,9 @@ class Trajectory:
     """Adam on the loss coordinates at one head penalty; ``candidates[0]`` is the initial loss.
 
     Each candidate: ``step``, ``alpha``, ``theta`` (dict of tensors), ``objective``
-    (smooth, pooled), ``logits`` (pooled inner out-of-fold, in the order of
-    ``search.y``), ``heads``.
+    (smooth, pooled; without the guard's term), ``logits`` (pooled inner
+    out-of-fold, in the order of ``search.y``), ``heads``. ``multiplier``: the
+    guard's Lagrange multiplier for the next step (0 without a tracked guard).
     """
 
     def __init__(self, search, alpha, lr):

@@ -5,7 +5,9 @@ given parameters, and for every candidate of the head search (the initial
 loss's head and each searched step) computes the pooled inner out-of-fold
 (validation) group-balanced error and DEO, and the test ones of the fold
 ensemble with that candidate's heads. Prints per seed: initial, kept, and the
-rank correlation of validation and test DEO over the admissible candidates.
+rank correlation of validation and test DEO over the admissible candidates,
+then a markdown table (validation and test of the initial and the kept heads, how
+far the kept per-cell ``l`` moved, the admissible candidates).
 
 Usage::
 
@@ -30,6 +32,7 @@ from sklearn_autobalance.metrics import (  # noqa: E402
     difference_of_equal_opportunity, group_balanced_error)
 
 CAPTURE = {}
+ROWS = []
 
 
 class Capturing(AutoBalanceClassifier):
@@ -40,8 +43,9 @@ class Capturing(AutoBalanceClassifier):
 
 
 def load(name, seed):
-    if name in ("hmda", "wage", "default", "waterbirds_like"):
-        import bench_groups
+    import bench_groups
+
+    if name in bench_groups.ALL_SETS:
 
         class A:  # noqa: D401
             waterbirds_features = 512
@@ -87,6 +91,16 @@ def main():
                   f" test {rows[best_val,2]:.1f}/{rows[best_val,3]:.1f} | n_adm {len(adm)} rho {rho:.2f}"
                   f" | theta l {cands[index]['theta'].get('l', torch.zeros(1)).numpy().round(2).tolist()}",
                   flush=True)
+            moved = float(cands[index]["theta"].get("l", torch.zeros(1)).abs().max())
+            ROWS.append([name, str(seed), f"{rows[0, 0]:.1f} / {rows[0, 1]:.1f}",
+                         f"{rows[0, 2]:.1f} / {rows[0, 3]:.1f}", str(index),
+                         f"{rows[index, 0]:.1f} / {rows[index, 1]:.1f}",
+                         f"{rows[index, 2]:.1f} / {rows[index, 3]:.1f}", f"{moved:.2f}",
+                         f"{len(adm)} of {len(cands)}"])
+    import _common
+    print(_common.markdown_table(
+        ["set", "seed", "initial: validation GBE / DEO", "initial: test", "kept step",
+         "kept: validation", "kept: test", "max abs(l - l_init)", "admissible"], ROWS))
 
 
 if __name__ == "__main__":

@@ -435,7 +435,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     """
 
     # Whether the head's DEO search tracks its error budget (ErrorGuard); a
-    # switch for the development comparison in benchmarks/dev_head_diagnosis.py.
+    # switch for the development comparison of benchmarks/dev_groups.py.
     _guarded_search = True
 
     def __init__(self, *, module=None, hidden_layer_sizes=(128, 128), max_epochs=50,

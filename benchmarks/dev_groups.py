@@ -36,8 +36,10 @@ def load(name, seed):
     """Train/test split of a development set; a ``+g`` suffix keeps the attribute as a feature."""
     aware = name.endswith("+g")
     name = name[:-2] if aware else name
-    if name == "wb128":
-        d = make_waterbirds_like(n_features=128, random_state=10 + seed)
+    if name in ("wb128", "wb512"):
+        # Development copies, disjoint from the reported random_state 0-4.
+        d = (make_waterbirds_like(n_features=128, random_state=10 + seed) if name == "wb128"
+             else make_waterbirds_like(n_features=512, random_state=20 + seed))
         tr, te = d.split == "train", d.split == "test"
         Xtr, Xte = d.X[tr], d.X[te]; ytr, yte, gtr, gte = d.y[tr], d.y[te], d.sensitive_features[tr], d.sensitive_features[te]
     else:
@@ -61,8 +63,10 @@ def main():
             Xtr, ytr, gtr, Xte, yte, gte = load(s, seed)
             for name, p in {**base, **configs}.items():
                 private = {k: v for k, v in p.items() if k.startswith("_")}  # class switches
-                clf = AutoBalanceClassifier(hidden_layer_sizes=(64,), max_epochs=30, random_state=seed,
-                                            **{k: v for k, v in p.items() if k not in private})
+                params = {"hidden_layer_sizes": (64,), "max_epochs": 30, "random_state": seed,
+                          **{k: v for k, v in p.items() if k not in private}}
+                params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+                clf = AutoBalanceClassifier(**params)
                 for k, v in private.items():
                     setattr(clf, k, v)
                 clf.fit(Xtr, ytr, sensitive_features=gtr)

@@ -948,7 +948,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         if self.objective == "deo" and len(candidates) > 1:
             self._say(f"{len(admissible) - 1} of {len(candidates) - 1} searched head losses "
                       f"within error_tolerance={self.error_tolerance:g} of the initial loss's "
-                      "validation group-balanced error")
+                      f"validation group-balanced error (budget {search.budget_:.4f})")
         if not paired:
             key = objectives if self._selection == "objective" else full
             order = np.lexsort((objectives[admissible], key[admissible]))

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from sklearn.model_selection import StratifiedKFold
 from torch import nn
 
-from .losses._objectives import group_balanced_cross_entropy
+from .losses._objectives import group_balanced_cross_entropy, make_objective
 from .losses._parametric import parametric_cross_entropy
 
 #: Candidate L2 penalties of the head on standardised features (per-sample
@@ -281,19 +281,14 @@ class ErrorGuard:
 
     def __init__(self, n_classes, n_groups, tolerance):
         self.n_classes, self.n_groups, self.tolerance = n_classes, n_groups, tolerance
+        self._error = make_objective("group_balanced", n_classes, n_groups, kind="error")
 
     def smooth(self, logits, y, groups):
         return group_balanced_cross_entropy(logits, y, groups, self.n_classes, self.n_groups)
 
     def error(self, logits, y, groups):
         """Validation group-balanced 0-1 error (mean over the non-empty cells)."""
-        cells = y * self.n_groups + groups
-        wrong = (logits.argmax(1) != y).double()
-        total = torch.zeros(self.n_classes * self.n_groups, dtype=torch.float64,
-                            device=y.device).index_add_(0, cells, wrong)
-        counts = torch.bincount(cells, minlength=self.n_classes * self.n_groups)
-        present = counts > 0
-        return float((total[present] / counts[present]).mean())
+        return float(self._error(logits, y, groups))
 
     def update(self, multiplier, error, budget):
         """The multiplier after a step whose validation error is ``error``."""
@@ -364,16 +359,15 @@ class HeadLossSearch:
         if guard is not None:
             # One budget for every penalty's trajectory: the selection compares
             # all of them with the initial loss's head.
-            self.budget_ = guard.error(self.initial_[self.calibrated_alpha_]["logits"], self.y,
-                                       self.groups) + guard.tolerance
+            self.budget_ = (self.initial_[self.calibrated_alpha_]["group_balanced_error"]
+                            + guard.tolerance)
 
     def admissible(self, candidates):
         """Indices of the candidates within the guard's budget (all without a guard)."""
         if self.guard is None:
             return np.arange(len(candidates))
         return np.array([i for i, c in enumerate(candidates)
-                         if self.guard.error(c["logits"], self.y, self.groups) <= self.budget_],
-                        dtype=int)
+                         if c["group_balanced_error"] <= self.budget_], dtype=int)
 
     def loss_of(self, theta):
         """``(w, l, delta)`` of the coordinates ``theta`` (offsets from the initial loss)."""
@@ -395,10 +389,13 @@ class HeadLossSearch:
     def _candidate(self, theta, alpha, step, starts=None):
         heads, logits = self.validation_logits(theta, alpha, starts)
         logits = torch.cat(logits).detach()
-        return {"step": step, "alpha": alpha, "theta": {k: v.detach().clone()
-                                                        for k, v in theta.items()},
-                "objective": float(self.objective(logits, self.y, self.groups)),
-                "logits": logits, "heads": heads}
+        candidate = {"step": step, "alpha": alpha, "theta": {k: v.detach().clone()
+                                                             for k, v in theta.items()},
+                     "objective": float(self.objective(logits, self.y, self.groups)),
+                     "logits": logits, "heads": heads}
+        if self.guard is not None:
+            candidate["group_balanced_error"] = self.guard.error(logits, self.y, self.groups)
+        return candidate
 
     def hypergradient(self, theta, heads, alpha, multiplier=0.0):
         """Exact gradient of the pooled validation objective in ``theta`` (implicit function).
@@ -460,7 +457,8 @@ class Trajectory:
 
     Each candidate: ``step``, ``alpha``, ``theta`` (dict of tensors), ``objective``
     (smooth, pooled; without the guard's term), ``logits`` (pooled inner
-    out-of-fold, in the order of ``search.y``), ``heads``. ``multiplier``: the
+    out-of-fold, in the order of ``search.y``), ``heads``, and with a guard
+    ``group_balanced_error`` (of those logits). ``multiplier``: the
     guard's Lagrange multiplier for the next step (0 without a tracked guard).
     """
 
@@ -487,9 +485,9 @@ class Trajectory:
             self.candidates.append(self.search._candidate(
                 self.theta, self.alpha, last["step"] + 1, list(zip(last["heads"], factors))))
             if guard is not None:
-                error = guard.error(self.candidates[-1]["logits"], self.search.y,
-                                    self.search.groups)
-                self.multiplier = guard.update(self.multiplier, error, self.search.budget_)
+                self.multiplier = guard.update(
+                    self.multiplier, self.candidates[-1]["group_balanced_error"],
+                    self.search.budget_)
         return self
 
 

@@ -12,6 +12,8 @@ far the kept per-cell ``l`` moved, the admissible candidates).
 Usage::
 
     python benchmarks/dev_head_diagnosis.py hmda,wage '{"fairness_weight": 0.9}'
+    python benchmarks/dev_head_diagnosis.py hmda '{"_head_lr": 0.05}' 0,1,2,3,4
+    python benchmarks/dev_head_diagnosis.py hmda '{"_guarded_search": false}' 0,1,2
 """
 import json
 import sys
@@ -63,11 +65,20 @@ def main():
     sets, params = sys.argv[1].split(","), json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
     seeds = [int(s) for s in sys.argv[3].split(",")] if len(sys.argv) > 3 else [0, 1, 2]
     hidden = params.pop("hidden_layer_sizes", (64,))
+    if "_head_lr" in params:  # diagnosis only: the Adam step of the head's trajectories
+        lr = params.pop("_head_lr")
+        _heads.HeadLossSearch.trajectory = lambda self, alpha, lr=lr: _heads.Trajectory(
+            self, alpha, lr)
+    switches = {k: v for k, v in params.items() if k.startswith("_")}
+    public = {k: v for k, v in params.items() if k not in switches}
     for name in sets:
         for seed in seeds:
             Xtr, ytr, gtr, Xte, yte, gte = load(name, seed)
             clf = Capturing(objective="deo", hidden_layer_sizes=tuple(hidden), max_epochs=30,
-                            random_state=seed, **params).fit(Xtr, ytr, sensitive_features=gtr)
+                            random_state=seed, **public)
+            for k, v in switches.items():  # class switches, e.g. _guarded_search
+                setattr(clf, k, v)
+            clf.fit(Xtr, ytr, sensitive_features=gtr)
             cands, search, index = CAPTURE["candidates"], CAPTURE["search"], CAPTURE["index"]
             ens = clf.net_.module_
             yv, gv = search.y.numpy(), search.groups.numpy()

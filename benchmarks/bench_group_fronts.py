@@ -20,8 +20,10 @@ Sweeps (the networks and settings of ``bench_groups.py``: a linear head on
 - AutoBalance ``objective="deo"``, ``fairness_weight`` in (0, 0.25, 0.5, 0.75, 0.9, 1);
 - AutoBalance ``objective="deo"`` (``fairness_weight=0.9``), ``error_tolerance`` (its
   error budget) in (0, 0.01, 0.02, 0.05, 0.1, 0.2), and the same from ``init="ce"``
-  (the budget then relative to plain CE's heads) in (0.01, 0.05, 0.1); the AutoBalance
-  front is that of all its sweeps' points together;
+  (the budget then relative to plain CE's heads) in (0.01, 0.05, 0.1), and from
+  ``init="ce"`` ``fairness_weight`` in (0.25, 0.5, 0.75) (the objective's own trade-off
+  between standard CE and the DEO, from the loss that minimises standard error); the
+  AutoBalance front is that of all its sweeps' points together;
 - the training-loss blend ``(1 - lam) CE + lam CE_deo``, ``lam`` in (0, 0.25, 0.5, 0.75, 0.9);
 - online group DRO, ``eta_q`` in (0.001, 0.01, 0.1);
 - fairlearn ``ExponentiatedGradient`` over the CE network with ``EqualizedOdds``,
@@ -54,6 +56,7 @@ SWEEPS = {
     "autobalance_deo": ("fairness_weight", (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)),
     "autobalance_budget": ("error_tolerance", (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)),
     "autobalance_ce_init": ("error_tolerance", (0.01, 0.05, 0.1)),
+    "autobalance_ce_fw": ("fairness_weight", (0.25, 0.5, 0.75)),
     "blend_deo": ("lam", (0.0, 0.25, 0.5, 0.75, 0.9)),
     "group_dro": ("eta_q", (0.001, 0.01, 0.1)),
     "eg": ("difference_bound", (0.02, 0.1)),
@@ -97,6 +100,8 @@ def make_model(method, value, seed, hidden, args):
         return AutoBalanceClassifier(objective="deo", error_tolerance=value, **common)
     if method == "autobalance_ce_init":
         return AutoBalanceClassifier(objective="deo", init="ce", error_tolerance=value, **common)
+    if method == "autobalance_ce_fw":
+        return AutoBalanceClassifier(objective="deo", init="ce", fairness_weight=value, **common)
     if method == "blend_deo":
         return AutoBalanceClassifier(search=None, init="blend", **common,
                                      init_params={"regularizer": "deo", "lam": value})

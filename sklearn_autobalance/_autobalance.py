@@ -15,9 +15,10 @@ from ._base import BaseNeuralClassifier, _check_float, _check_int, as_python
 from ._clusters import frequency_clusters
 from ._crossfit import CrossFit, FoldAverage, FoldNet, SingleSplit
 from ._early_stopping import ValidationEarlyStopping
+from ._exceptions import NoGainWarning
 from ._heads import (HEAD_PARTS, HEAD_STEPS, SCREEN_STEPS, CrossFittedEnsemble, ErrorGuard,
                      HeadData, HeadLossSearch, has_feature_layers,
-                     penultimate_features, soft_errors, with_head)
+                     penultimate_features, soft_errors, validation_scores, with_head)
 from ._selection import bootstrap_errors, paired_selection
 from ._search import SEARCH_SPACES, LossSchedule, LossSearch, LossSearchSpace
 from .losses._objectives import CLASS_OBJECTIVES, GROUP_OBJECTIVES, make_objective
@@ -408,6 +409,16 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         the initial loss), and ``admissible`` lists the steps within
         ``error_tolerance`` (``gain`` and ``se`` are NaN outside it). None
         otherwise.
+    validation_scores_ : dict or None
+        With the cross-fitted output layer: ``"initial"`` and ``"kept"``, the
+        0-1 figures of the initial loss's heads and of the kept ones on the
+        pooled out-of-fold head predictions (what the search gained, and at
+        what cost): ``error``, ``balanced_error``, and with
+        ``sensitive_features`` ``group_balanced_error``,
+        ``worst_group_error`` and ``deo``. These are the figures the selection
+        saw, so they are optimistic for the kept loss; a held-out set gives
+        the honest ones. When the kept loss is the initial one, fit warns
+        (:class:`NoGainWarning`). None otherwise.
     head_l2_ : float or None
         With the cross-fitted output layer: the L2 penalty of the kept heads,
         one of ``(1e-3, 1e-2, 0.1, 1)``: for the initial loss the one with the
@@ -661,6 +672,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             )
         self.selection_report_ = None
         self.head_l2_ = None
+        self.validation_scores_ = None
         layer = self._resolve_output_layer(groups)
         self._search = self.search
         if self.search == "auto":
@@ -787,6 +799,11 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                                            delta=init.delta, delta_scale=init.delta_scale)
         self.loss_params_ = final.effective_params()
         self._report_search(search, warmup, metric_name, len(net.history))
+        if kept_initial:
+            self._warn_no_gain("no searched loss beat it beyond sampling noise on the "
+                               "validation predictions")
+        elif not paired and self.best_epoch_ <= warmup:
+            self._warn_no_gain("no searched loss scored lower on the validation split")
         if self.augmentation is not None:
             self._say(f"augmentation strengths kept: eps "
                       f"{self._describe_eps(self.augmentation_params_['eps'])}")
@@ -892,6 +909,17 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         if groups is None:
             self.clusters_ = self.clusters_[:, 0]
         kept = candidates[index]
+        self.validation_scores_ = {
+            name: validation_scores(c["logits"], search.y, search.groups, n_classes, n_groups)
+            for name, c in (("initial", baseline), ("kept", kept))}
+        if parts_searched and index == 0:
+            initial = self.validation_scores_["initial"]
+            self._warn_no_gain(
+                "no searched loss beat it beyond sampling noise on the pooled out-of-fold "
+                "head predictions" + (
+                    f" within the error budget (validation DEO {initial['deo']:.3f} at "
+                    f"group-balanced error {initial['group_balanced_error']:.3f}; budget "
+                    f"{search.budget_:.3f})" if self.objective == "deo" else ""), stacklevel=5)
         self.best_step_ = kept["step"]
         self.head_l2_ = kept["alpha"]
         heads = search.final_heads(kept["theta"], kept["alpha"])
@@ -1098,6 +1126,18 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     def _subset(self, X, y, rows, keys=None):
         rows = torch.as_tensor(rows, device=y.device)
         return {k: v[rows] for k, v in X.items() if keys is None or k in keys}, y[rows]
+
+    def _warn_no_gain(self, reason, stacklevel=4):
+        """The search kept the initial loss: say so (``NoGainWarning``), with what would help.
+
+        ``stacklevel``: 4 from ``_fit_net`` (the warning points at the call of fit).
+        """
+        hint = (f"a larger error_tolerance (now {self.error_tolerance:g}) lets the DEO fall "
+                "further at more group-balanced error" if self.objective == "deo" else
+                "search=None trains the same loss at a fraction of the cost")
+        warnings.warn(f"AutoBalanceClassifier kept its initial loss (init={self.init!r}): "
+                      f"{reason}. The model is that loss's, not a learned one; {hint}.",
+                      NoGainWarning, stacklevel=stacklevel)
 
     def _say(self, message):
         if self.verbose:

@@ -521,6 +521,22 @@ class CrossFittedEnsemble(nn.Module):
         return torch.stack([m(X) for m in self.folds]).mean(0)
 
 
+def validation_scores(logits, y, groups, n_classes, n_groups):
+    """0-1 figures of pooled validation logits: what a kept loss gained, and at what cost.
+
+    ``error`` and ``balanced_error``; with groups (``n_groups`` not None) also
+    ``group_balanced_error``, ``worst_group_error`` and ``deo`` (the DEO of the
+    cell errors, as :func:`~sklearn_autobalance.metrics.difference_of_equal_opportunity`).
+    """
+    names = {"error": ("accuracy", {}), "balanced_error": ("balanced", {})}
+    if n_groups is not None:
+        names.update(group_balanced_error=("group_balanced", {}),
+                     worst_group_error=("worst_group", {}),
+                     deo=("deo", {"fairness_weight": 1.0}))
+    return {key: float(make_objective(name, n_classes, n_groups, kind="error", **kw)(
+        logits, y, groups)) for key, (name, kw) in names.items()}
+
+
 def soft_errors(logits, y):
     """Each sample's expected 0-1 error ``1 - p(y | x)``."""
     return 1.0 - F.softmax(logits, 1).gather(1, y[:, None])[:, 0]

@@ -1,20 +1,22 @@
 """The cross-fitted output layer: convex head fit, exact hyper-gradient, folding, estimator path."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from sklearn_autobalance import AutoBalanceClassifier
+from sklearn_autobalance import AutoBalanceClassifier, NoGainWarning
 from sklearn_autobalance._heads import (
     HEAD_L2_GRID, CrossFittedEnsemble, ErrorGuard, HeadData, HeadLossSearch, HeadSystem, fit_head,
     has_feature_layers, head_gradient,
-    head_hessian, head_loss, output_layer, penultimate_features, with_head)
+    head_hessian, head_loss, output_layer, penultimate_features, validation_scores, with_head)
 from sklearn_autobalance.losses._objectives import make_objective
 from sklearn_autobalance.losses._objectives import group_balanced_cross_entropy
-from sklearn_autobalance.metrics import difference_of_equal_opportunity, group_balanced_error
+from sklearn_autobalance.metrics import (balanced_error, difference_of_equal_opportunity,
+                                         group_balanced_error, worst_group_error)
 
 
 def _fold_data(n=300, d=6, seed=0, weights=False):
@@ -241,6 +243,25 @@ class _Softmaxed(_Net):
         return torch.log_softmax(self.out(self.body(X)), 1)
 
 
+@pytest.mark.parametrize("with_groups", [True, False])
+def test_validation_scores_are_the_metrics_of_the_argmax(with_groups):
+    g = torch.Generator().manual_seed(5)
+    logits = torch.randn(200, 3, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (200,), generator=g)
+    groups = torch.randint(0, 2, (200,), generator=g)
+    scores = validation_scores(logits, y, groups, 3, 2 if with_groups else None)
+    pred, yn, gn = logits.argmax(1).numpy(), y.numpy(), groups.numpy()
+    expected = {"error": np.mean(pred != yn), "balanced_error": balanced_error(yn, pred)}
+    if with_groups:
+        expected.update(
+            group_balanced_error=group_balanced_error(yn, pred, sensitive_features=gn),
+            worst_group_error=worst_group_error(yn, pred, sensitive_features=gn),
+            deo=difference_of_equal_opportunity(yn, pred, sensitive_features=gn))
+    assert scores.keys() == expected.keys()
+    for key, value in expected.items():
+        assert scores[key] == pytest.approx(value, abs=1e-12), key
+
+
 def test_penultimate_features_and_folded_head_give_the_head_logits():
     torch.manual_seed(0)
     net = _Net()
@@ -374,6 +395,55 @@ def test_error_tolerance_bounds_the_kept_losses_validation_error(capsys):
     # Outside the admissible set no candidate was tested.
     outside = np.setdiff1d(np.arange(len(errors)), report["admissible"])
     assert np.all(np.isnan(report["gain"][outside]))
+
+
+def test_validation_scores_are_what_the_selection_saw():
+    X, y, g = _interpolating_groups()
+    fw = 0.7
+    clf = AutoBalanceClassifier(objective="deo", fairness_weight=fw, **FAST)
+    clf.fit(X, y, sensitive_features=g)
+    history = clf.search_history_
+    for name, step in (("initial", 0), ("kept", clf.best_step_)):
+        scores = clf.validation_scores_[name]
+        # The deo selection error is the error blended with the DEO of the same predictions.
+        assert ((1 - fw) * scores["error"] + fw * scores["deo"]
+                == pytest.approx(history[step]["validation_selection"], abs=1e-9))
+        assert 0.0 <= scores["group_balanced_error"] <= scores["worst_group_error"] <= 1.0
+    plain = AutoBalanceClassifier(search=None, **FAST).fit(X, y, sensitive_features=g)
+    assert plain.validation_scores_ is None
+
+
+def test_a_search_that_keeps_its_initial_loss_warns():
+    # Labels and groups independent of the features: no loss can gain, the initial one is kept.
+    rng = np.random.RandomState(0)
+    X, y, g = rng.randn(240, 10), (rng.rand(240) < 0.4).astype(int), (rng.rand(240) < 0.3)
+    strict = AutoBalanceClassifier(objective="deo", significance=1e-9, **FAST)
+    with pytest.warns(NoGainWarning, match=r"init='la'.*within the error budget "
+                      r"\(validation DEO .* budget .*\).*error_tolerance \(now 0.01\)"):
+        strict.fit(X, y, sensitive_features=g)
+    assert strict.best_step_ == 0
+    assert strict.validation_scores_["kept"] == strict.validation_scores_["initial"]
+    gb = AutoBalanceClassifier(objective="group_balanced", significance=1e-9, **FAST)
+    with pytest.warns(NoGainWarning, match="search=None trains the same loss"):
+        gb.fit(X, y, sensitive_features=g)
+    # The network path (a class objective) warns the same way.
+    net = AutoBalanceClassifier(significance=1e-9, **FAST)
+    with pytest.warns(NoGainWarning, match="beyond sampling noise on the validation predictions") as record:
+        net.fit(X, y)
+    assert record[0].filename == __file__  # points at the call of fit
+    assert not net.selection_report_["moved"]
+
+
+def test_a_search_that_moves_does_not_warn():
+    X, y, g = _interpolating_groups()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NoGainWarning)
+        clf = AutoBalanceClassifier(objective="deo", **FAST).fit(X, y, sensitive_features=g)
+    assert clf.best_step_ > 0
+    fixed = AutoBalanceClassifier(objective="deo", search=None, **FAST)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NoGainWarning)
+        fixed.fit(X, y, sensitive_features=g)
 
 
 def test_sample_weight_and_class_objective_with_explicit_crossfit():

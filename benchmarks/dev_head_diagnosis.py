@@ -92,7 +92,7 @@ def main():
                 pv = c["logits"].argmax(1).numpy()
                 rows.append(figures(yv, pv, gv) + figures(yte, pt, gte))
             rows = np.array(rows)
-            adm = clf.selection_report_.get("admissible", list(range(len(cands))))
+            adm = [int(i) for i in search.admissible(cands)]
             rho = spearmanr(rows[adm, 1], rows[adm, 3]).correlation if len(adm) > 2 else np.nan
             best_val = adm[int(np.argmin(rows[adm, 1]))]
             print(f"{name} seed {seed}: init val {rows[0,0]:.1f}/{rows[0,1]:.1f} test "

@@ -382,9 +382,10 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         ``control_selection`` (the control twin's error at that epoch),
         ``paired_gain``, ``paired_se`` and ``kept``. With the cross-fitted
         output layer: one ``"validation_set"`` record per head hyper-step
-        (``step``; ``epoch`` None), with ``validation_objective`` and
-        ``validation_selection`` (the 0-1 metric) on the pooled out-of-fold
-        head predictions; step 0 is the initial loss.
+        (``step``; ``epoch`` None), with ``validation_objective``,
+        ``validation_selection`` (the 0-1 metric) and ``validation_scores``
+        (as in ``validation_scores_``: the trade-off each step reached) on
+        the pooled out-of-fold head predictions; step 0 is the initial loss.
     best_step_ : int or None
         Training step whose loss coordinates were kept; the last step of the
         warm-up means the initial loss was kept.
@@ -909,9 +910,9 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         if groups is None:
             self.clusters_ = self.clusters_[:, 0]
         kept = candidates[index]
-        self.validation_scores_ = {
-            name: validation_scores(c["logits"], search.y, search.groups, n_classes, n_groups)
-            for name, c in (("initial", baseline), ("kept", kept))}
+        scores = [validation_scores(c["logits"], search.y, search.groups, n_classes, n_groups)
+                  for c in candidates]
+        self.validation_scores_ = {"initial": scores[0], "kept": scores[index]}
         if parts_searched and index == 0:
             initial = self.validation_scores_["initial"]
             self._warn_no_gain(
@@ -930,10 +931,10 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         self.search_history_ = [
             {"step": c["step"], "epoch": None, "scope": "validation_set",
              "validation_objective": c["objective"], "validation_selection": e,
-             "head_l2": c["alpha"],
+             "validation_scores": score, "head_l2": c["alpha"],
              "params": {k: v.cpu().numpy() for k, v in zip(
                  ("w", "l", "delta"), search.loss_of(c["theta"]))}}
-            for c, e in zip(candidates, errors)]
+            for c, e, score in zip(candidates, errors, scores)]
         self._say(f"kept: {'the initial loss' if index == 0 else 'the searched loss of step %d' % index}"
                   f" (validation objective {kept['objective']:.4f}, initial "
                   f"{candidates[0]['objective']:.4f})")

@@ -409,6 +409,11 @@ def test_validation_scores_are_what_the_selection_saw():
         assert ((1 - fw) * scores["error"] + fw * scores["deo"]
                 == pytest.approx(history[step]["validation_selection"], abs=1e-9))
         assert 0.0 <= scores["group_balanced_error"] <= scores["worst_group_error"] <= 1.0
+        assert history[step]["validation_scores"] == scores
+    for record in history:  # every step's trade-off, in the same terms
+        s = record["validation_scores"]
+        assert (1 - fw) * s["error"] + fw * s["deo"] == pytest.approx(
+            record["validation_selection"], abs=1e-9)
     plain = AutoBalanceClassifier(search=None, **FAST).fit(X, y, sensitive_features=g)
     assert plain.validation_scores_ is None
 

@@ -429,6 +429,14 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         The trained network; with the cross-fitted output layer its module is
         the ensemble of the ``cv`` fold networks with their heads.
 
+    Warns
+    -----
+    NoGainWarning
+        From ``fit``, when the search keeps its initial loss (no searched loss
+        beat it on the validation data; with ``selection="paired"``, beyond
+        sampling noise): the model is then the initial loss's, which
+        ``search=None`` trains at a fraction of the cost.
+
     References
     ----------
     M. Li, X. Zhang, C. Thrampoulidis, J. Chen, S. Oymak. AutoBalance: Optimized
@@ -916,8 +924,9 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         if parts_searched and index == 0:
             initial = self.validation_scores_["initial"]
             self._warn_no_gain(
-                "no searched loss beat it beyond sampling noise on the pooled out-of-fold "
-                "head predictions" + (
+                ("no searched loss beat it beyond sampling noise" if self._selection in (
+                    "paired", "paired_soft") else "no searched loss scored lower")
+                + " on the pooled out-of-fold head predictions" + (
                     f" within the error budget (validation DEO {initial['deo']:.3f} at "
                     f"group-balanced error {initial['group_balanced_error']:.3f}; budget "
                     f"{search.budget_:.3f})" if self.objective == "deo" else ""), stacklevel=5)

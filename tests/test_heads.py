@@ -436,6 +436,13 @@ def test_a_search_that_keeps_its_initial_loss_warns():
     with pytest.warns(NoGainWarning, match="beyond sampling noise on the validation predictions") as record:
         net.fit(X, y)
     assert record[0].filename == __file__  # points at the call of fit
+    # Without the paired test (the network path of a group objective keeps "error"), the
+    # warning says the initial loss scored lowest.
+    rng = np.random.RandomState(1)
+    X, y, g = rng.randn(240, 10), (rng.rand(240) < 0.4).astype(int), (rng.rand(240) < 0.3)
+    network = AutoBalanceClassifier(objective="group_balanced", output_layer="network", **FAST)
+    with pytest.warns(NoGainWarning, match="no searched loss scored lower on the validation"):
+        network.fit(X, y, sensitive_features=g)
     assert not net.selection_report_["moved"]
 
 

@@ -4,8 +4,9 @@ For each set and seed (the splits and networks of ``bench_groups.py``; the name
 ``waterbirds_like_mlp`` is ``waterbirds_like`` with the default MLP (128, 128)), fits
 ``AutoBalanceClassifier(objective="deo")`` with the defaults, records whether ``fit``
 warned, the kept head step, the validation DEO of the initial and the kept heads
-(``validation_scores_``; none on the network path of a linear model) and the test
-DEO (%), then prints a markdown table.
+(``validation_scores_``; none on the network path of a linear model), the test
+DEO (%) and ``group_probe_auc_`` (how well the heads' features tell the groups
+apart), then prints a markdown table.
 
 Usage::
 
@@ -58,14 +59,15 @@ def main(argv=None):
             # The network path (a linear model) has no head scores.
             val = (["—", "—"] if scores is None else
                    [f"{100 * scores[k]['deo']:.1f}" for k in ("initial", "kept")])
+            probe = "—" if clf.group_probe_auc_ is None else f"{clf.group_probe_auc_:.3f}"
             rows.append([name, str(seed), "yes" if said else "no", str(clf.best_step_),
-                         *val, f"{test:.1f}"])
+                         *val, f"{test:.1f}", probe])
             print(" | ".join(rows[-1]), flush=True)
         counts.append(f"{name}: {warned} of {len(args.seeds)}")
     print(_common.command_line() + "\n")
     print(_common.markdown_table(["set", "seed", "NoGainWarning", "kept step",
                                   "validation DEO, initial", "validation DEO, kept",
-                                  "test DEO"], rows))
+                                  "test DEO", "group_probe_auc_"], rows))
     print("\nwarned: " + "; ".join(counts))
 
 

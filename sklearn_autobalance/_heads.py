@@ -50,6 +50,9 @@ SCREEN_STEPS = 10
 INNER_FOLDS = 3
 #: Step of the guard's multiplier per ``tolerance`` of violation (see :class:`ErrorGuard`).
 MULTIPLIER_STEP = 1.0
+#: L2 penalty of the group probe (:func:`group_probe_auc`); mild, since only
+#: the ranking of its held-out scores is read.
+PROBE_L2 = 1e-2
 HEAD_PARTS = {"l": ("l",), "delta": ("delta",), "l+delta": ("l", "delta"),
               "w+l+delta": ("w", "l", "delta")}
 
@@ -519,6 +522,49 @@ class CrossFittedEnsemble(nn.Module):
 
     def forward(self, X):
         return torch.stack([m(X) for m in self.folds]).mean(0)
+
+
+def group_probe_auc(folds, n_groups, random_state):
+    """How well the heads' features tell the groups apart: held-out ROC AUC of a linear probe.
+
+    A per-cell ``l`` acts as a per-group threshold only as far as the head can
+    tell the groups apart from its features; where it cannot, the DEO falls
+    only through global trades that cost error (``docs/benchmarks.md``, "How
+    much of the group the features carry": the DEO bar was met on every set
+    with a probe AUC of 0.98-1.0, on neither of those at 0.59 and 0.75). On
+    each outer fold, a linear softmax probe of the group (Newton, penalty
+    ``PROBE_L2``) is fit on inner folds of its head features and scored on
+    the held-out rows; returns the mean over the folds of the (one-vs-rest,
+    macro over the groups, for more than two) ROC AUC, 0.5 meaning no
+    information, or NaN when no fold has two groups with enough rows.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    aucs = []
+    for j, data in enumerate(folds):
+        g = data.groups
+        counts = np.bincount(g.cpu().numpy(), minlength=n_groups)
+        present = counts[counts > 0]
+        if len(present) < 2 or present.min() < 2:
+            continue
+        probe = HeadData(data.F[:, :-1], g, torch.zeros_like(g))
+        shape = (n_groups, 1)
+        w = torch.ones(shape, dtype=torch.float64, device=g.device)
+        zero = torch.zeros(shape, dtype=torch.float64, device=g.device)
+        splitter = StratifiedKFold(n_splits=int(min(INNER_FOLDS, present.min())), shuffle=True,
+                                   random_state=random_state + j)
+        scores = torch.zeros(len(g), n_groups, dtype=torch.float64, device=g.device)
+        for a, b in splitter.split(np.zeros((len(g), 1)), g.cpu().numpy()):
+            a = torch.as_tensor(a, device=g.device)
+            b = torch.as_tensor(b, device=g.device)
+            W = fit_head(probe.rows(a), w, zero, zero, PROBE_L2)
+            scores[b] = torch.softmax(probe.F[b] @ W, 1)
+        labels, scores = g.cpu().numpy(), scores.cpu().numpy()
+        aucs.append(np.mean([roc_auc_score(labels == k, scores[:, k])
+                             for k in np.flatnonzero(counts)]) if len(present) > 2
+                    else roc_auc_score(labels == np.flatnonzero(counts)[1],
+                                       scores[:, np.flatnonzero(counts)[1]]))
+    return float(np.mean(aucs)) if aucs else float("nan")
 
 
 def validation_scores(logits, y, groups, n_classes, n_groups):

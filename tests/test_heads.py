@@ -11,7 +11,7 @@ from torch import nn
 from sklearn_autobalance import AutoBalanceClassifier, NoGainWarning
 from sklearn_autobalance._heads import (
     HEAD_L2_GRID, CrossFittedEnsemble, ErrorGuard, HeadData, HeadLossSearch, HeadSystem, fit_head,
-    has_feature_layers, head_gradient,
+    group_probe_auc, has_feature_layers, head_gradient,
     head_hessian, head_loss, output_layer, penultimate_features, validation_scores, with_head)
 from sklearn_autobalance.losses._objectives import make_objective
 from sklearn_autobalance.losses._objectives import group_balanced_cross_entropy
@@ -262,6 +262,29 @@ def test_validation_scores_are_the_metrics_of_the_argmax(with_groups):
         assert scores[key] == pytest.approx(value, abs=1e-12), key
 
 
+def test_group_probe_auc_reads_how_much_of_the_group_the_features_carry():
+    rng = np.random.RandomState(0)
+
+    def folds(shift, n_groups=2, n=300):
+        out = []
+        for j in range(3):
+            g = torch.as_tensor(rng.randint(0, n_groups, n))
+            X = torch.as_tensor(rng.randn(n, 5)) + shift * g[:, None].double()
+            out.append(HeadData(X, torch.zeros(n, dtype=torch.long), g))
+        return out
+
+    assert group_probe_auc(folds(4.0), 2, 0) > 0.99      # separable
+    assert abs(group_probe_auc(folds(0.0), 2, 0) - 0.5) < 0.06  # no information
+    assert 0.6 < group_probe_auc(folds(0.4), 2, 0) < 0.9
+    assert group_probe_auc(folds(4.0, n_groups=3), 3, 0) > 0.99
+    one_group = [HeadData(torch.randn(50, 3, dtype=torch.float64),
+                          torch.zeros(50, dtype=torch.long), torch.zeros(50, dtype=torch.long))]
+    assert np.isnan(group_probe_auc(one_group, 2, 0))
+    # Deterministic for a seed.
+    same = folds(0.4)
+    assert group_probe_auc(same, 2, 3) == group_probe_auc(same, 2, 3)
+
+
 def test_penultimate_features_and_folded_head_give_the_head_logits():
     torch.manual_seed(0)
     net = _Net()
@@ -415,7 +438,9 @@ def test_validation_scores_are_what_the_selection_saw():
         assert (1 - fw) * s["error"] + fw * s["deo"] == pytest.approx(
             record["validation_selection"], abs=1e-9)
     plain = AutoBalanceClassifier(search=None, **FAST).fit(X, y, sensitive_features=g)
-    assert plain.validation_scores_ is None
+    assert plain.validation_scores_ is None and plain.group_probe_auc_ is None
+    # The group is the spurious feature the network fits: its features carry it.
+    assert clf.group_probe_auc_ > 0.9
 
 
 def test_a_search_that_keeps_its_initial_loss_warns():
@@ -424,10 +449,14 @@ def test_a_search_that_keeps_its_initial_loss_warns():
     X, y, g = rng.randn(240, 10), (rng.rand(240) < 0.4).astype(int), (rng.rand(240) < 0.3)
     strict = AutoBalanceClassifier(objective="deo", significance=1e-9, **FAST)
     with pytest.warns(NoGainWarning, match=r"init='la'.*within the error budget "
-                      r"\(validation DEO .* budget .*\).*error_tolerance \(now 0.01\)"):
+                      r"\(validation DEO .* budget .*\).*error_tolerance \(now 0.01\)"
+                      ) as record_deo:
         strict.fit(X, y, sensitive_features=g)
     assert strict.best_step_ == 0
     assert strict.validation_scores_["kept"] == strict.validation_scores_["initial"]
+    # Groups drawn independently of the features: the probe finds (almost) nothing.
+    assert 0.3 < strict.group_probe_auc_ < 0.7
+    assert f"ROC AUC of {strict.group_probe_auc_:.2f}" in str(record_deo[0].message)
     gb = AutoBalanceClassifier(objective="group_balanced", significance=1e-9, **FAST)
     with pytest.warns(NoGainWarning, match="search=None trains the same loss"):
         gb.fit(X, y, sensitive_features=g)

@@ -935,19 +935,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                   for c in candidates]
         self.validation_scores_ = {"initial": scores[0], "kept": scores[index]}
         if parts_searched and index == 0:
-            initial = self.validation_scores_["initial"]
-            self._warn_no_gain(
-                ("no searched loss beat it beyond sampling noise" if self._selection in (
-                    "paired", "paired_soft") else "no searched loss scored lower")
-                + " on the pooled out-of-fold head predictions" + (
-                    f" within the error budget (validation DEO {initial['deo']:.3f} at "
-                    f"group-balanced error {initial['group_balanced_error']:.3f}; budget "
-                    f"{search.budget_:.3f})" if self.objective == "deo" else "") + (
-                    f"; the heads' features tell the groups apart with a held-out ROC AUC "
-                    f"of {self.group_probe_auc_:.2f} (1: separable, 0.5: not at all; a "
-                    "per-group threshold needs the former)"
-                    if groups is not None and np.isfinite(self.group_probe_auc_) else ""),
-                stacklevel=5)
+            self._warn_no_gain(self._head_no_gain_reason(search), stacklevel=5)
         self.best_step_ = kept["step"]
         self.head_l2_ = kept["alpha"]
         heads = search.final_heads(kept["theta"], kept["alpha"])
@@ -1154,6 +1142,22 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     def _subset(self, X, y, rows, keys=None):
         rows = torch.as_tensor(rows, device=y.device)
         return {k: v[rows] for k, v in X.items() if keys is None or k in keys}, y[rows]
+
+    def _head_no_gain_reason(self, search):
+        """Why the head search kept the initial loss, with the figures that say so."""
+        rule = ("beat it beyond sampling noise" if self._selection in ("paired", "paired_soft")
+                else "scored lower")
+        reason = f"no searched loss {rule} on the pooled out-of-fold head predictions"
+        if self.objective == "deo":
+            initial = self.validation_scores_["initial"]
+            reason += (f" within the error budget (validation DEO {initial['deo']:.3f} at "
+                       f"group-balanced error {initial['group_balanced_error']:.3f}; budget "
+                       f"{search.budget_:.3f})")
+        if self.group_probe_auc_ is not None and np.isfinite(self.group_probe_auc_):
+            reason += (f"; the heads' features tell the groups apart with a held-out ROC AUC "
+                       f"of {self.group_probe_auc_:.2f} (1: separable, 0.5: not at all; a "
+                       "per-group threshold needs the former)")
+        return reason
 
     def _warn_no_gain(self, reason, stacklevel=4):
         """The search kept the initial loss: say so (``NoGainWarning``), with what would help.

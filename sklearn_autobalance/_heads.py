@@ -112,6 +112,15 @@ def _with_bias(F_):
     return torch.cat([F_, torch.ones(len(F_), 1, dtype=F_.dtype, device=F_.device)], 1)
 
 
+def inner_splits(labels, n_splits, random_state, device):
+    """Stratified shuffled folds of ``labels`` (numpy), as pairs of index tensors on ``device``."""
+    splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The least populated class")
+        return [(torch.as_tensor(a, device=device), torch.as_tensor(b, device=device))
+                for a, b in splitter.split(np.zeros((len(labels), 1)), labels)]
+
+
 class HeadData:
     """Standardised features (with a bias column), labels, groups, weights of one fold."""
 
@@ -342,14 +351,8 @@ class HeadLossSearch:
         for j, data in enumerate(folds):
             cells = (data.y * self.n_groups + data.groups).cpu().numpy()
             n_inner = min(INNER_FOLDS, max(2, int(np.bincount(cells).max())))
-            splitter = StratifiedKFold(n_splits=n_inner, shuffle=True,
-                                       random_state=random_state + j)
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="The least populated class")
-                for a, b in splitter.split(np.zeros((len(cells), 1)), cells):
-                    a = torch.as_tensor(a, device=data.F.device)
-                    b = torch.as_tensor(b, device=data.F.device)
-                    self.splits.append((data.rows(a), data.rows(b)))
+            self.splits += [(data.rows(a), data.rows(b)) for a, b in inner_splits(
+                cells, n_inner, random_state + j, data.F.device)]
         self.y = torch.cat([valid.y for _, valid in self.splits])
         self.groups = torch.cat([valid.groups for _, valid in self.splits])
         zero = {p: torch.zeros_like(l, dtype=torch.float64) for p in parts}
@@ -542,28 +545,22 @@ def group_probe_auc(folds, n_groups, random_state):
 
     aucs = []
     for j, data in enumerate(folds):
-        g = data.groups
-        counts = np.bincount(g.cpu().numpy(), minlength=n_groups)
-        present = counts[counts > 0]
-        if len(present) < 2 or present.min() < 2:
+        g = data.groups.cpu().numpy()
+        counts = np.bincount(g, minlength=n_groups)
+        present = np.flatnonzero(counts)
+        if len(present) < 2 or counts[present].min() < 2:
             continue
-        probe = HeadData(data.F[:, :-1], g, torch.zeros_like(g))
-        shape = (n_groups, 1)
-        w = torch.ones(shape, dtype=torch.float64, device=g.device)
-        zero = torch.zeros(shape, dtype=torch.float64, device=g.device)
-        splitter = StratifiedKFold(n_splits=int(min(INNER_FOLDS, present.min())), shuffle=True,
-                                   random_state=random_state + j)
-        scores = torch.zeros(len(g), n_groups, dtype=torch.float64, device=g.device)
-        for a, b in splitter.split(np.zeros((len(g), 1)), g.cpu().numpy()):
-            a = torch.as_tensor(a, device=g.device)
-            b = torch.as_tensor(b, device=g.device)
-            W = fit_head(probe.rows(a), w, zero, zero, PROBE_L2)
-            scores[b] = torch.softmax(probe.F[b] @ W, 1)
-        labels, scores = g.cpu().numpy(), scores.cpu().numpy()
-        aucs.append(np.mean([roc_auc_score(labels == k, scores[:, k])
-                             for k in np.flatnonzero(counts)]) if len(present) > 2
-                    else roc_auc_score(labels == np.flatnonzero(counts)[1],
-                                       scores[:, np.flatnonzero(counts)[1]]))
+        probe = HeadData(data.F[:, :-1], data.groups, torch.zeros_like(data.groups))
+        w = torch.ones((n_groups, 1), dtype=torch.float64, device=data.F.device)
+        zero = torch.zeros_like(w)
+        scores = torch.zeros(len(g), n_groups, dtype=torch.float64, device=data.F.device)
+        for a, b in inner_splits(g, int(min(INNER_FOLDS, counts[present].min())),
+                                 random_state + j, data.F.device):
+            scores[b] = torch.softmax(probe.F[b] @ fit_head(probe.rows(a), w, zero, zero,
+                                                             PROBE_L2), 1)
+        scores = scores.cpu().numpy()
+        # Macro one-vs-rest over the groups present (with two, both terms are the AUC).
+        aucs.append(np.mean([roc_auc_score(g == k, scores[:, k]) for k in present]))
     return float(np.mean(aucs)) if aucs else float("nan")
 
 

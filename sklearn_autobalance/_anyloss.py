@@ -360,7 +360,10 @@ class AnyLossClassifier(BaseNeuralClassifier):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Sparse input (CSR or CSC; other formats are converted to CSR)
+            stays sparse: each mini-batch is densified to float32 on its own,
+            never the whole matrix.
         y : array-like of shape (n_samples,)
             Class labels (ints or strings).
         sample_weight : array-like of shape (n_samples,), default=None

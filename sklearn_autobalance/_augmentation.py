@@ -262,6 +262,12 @@ class StrengthCoordinates:
 def feature_scale(X):
     """``sqrt(n_features)`` times the per-feature standard deviation of ``X`` (float32).
 
-    Constant features get 0 (they are never perturbed).
+    Constant features get 0 (they are never perturbed). ``X``: a tensor, or
+    sparse rows (:class:`~sklearn_autobalance._sparse.SparseRows`, computed
+    from the sparse matrix in float64).
     """
+    from ._sparse import SparseRows
+
+    if isinstance(X, SparseRows):
+        return X.column_std() * math.sqrt(X.shape[-1])
     return X.float().std(dim=0, unbiased=False) * math.sqrt(X.shape[-1])

@@ -6,6 +6,7 @@ import threading
 from abc import ABCMeta, abstractmethod
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
@@ -20,6 +21,7 @@ from sklearn.utils.validation import (
 
 from ._network import MLP, EpochAnnouncer, TabularNet
 from ._progress import PhaseProgress
+from ._sparse import ACCEPT_SPARSE, as_rows
 from ._threading import check_n_threads, resolve_n_threads, torch_threads
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
@@ -186,7 +188,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         return device
 
     def _validate_fit_data(self, X, y, sample_weight, sensitive_features):
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=False)
+        X, y = validate_data(self, X, y, accept_sparse=ACCEPT_SPARSE,
+                             dtype=[np.float64, np.float32], y_numeric=False)
         check_classification_targets(y)
         self._label_encoder = LabelEncoder().fit(y)
         self.classes_ = self._label_encoder.classes_
@@ -263,8 +266,9 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         return net
 
     def _tensors(self, X, y=None, groups=None, sample_weight=None):
-        # torch.tensor copies: the caller's (possibly read-only) array is never shared.
-        data = {"X": torch.tensor(X, dtype=torch.float32, device=self._device)}
+        # Dense X: a float32 copy on the device. Sparse X stays a CSR matrix on
+        # the host, densified a batch at a time (_sparse.py).
+        data = {"X": as_rows(X, self._device)}
         if groups is not None:
             data["groups"] = torch.as_tensor(groups, dtype=torch.long, device=self._device)
         if sample_weight is not None:
@@ -280,7 +284,10 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Sparse input (CSR or CSC; other formats are converted to CSR)
+            stays sparse: each mini-batch is densified to float32 on its own,
+            never the whole matrix.
         y : array-like of shape (n_samples,)
             Class labels (ints or strings).
         sensitive_features : array-like of shape (n_samples,), default=None
@@ -341,7 +348,8 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         module.eval()
         try:
             with torch.no_grad():
-                out = module(torch.tensor(row, dtype=torch.float32))
+                out = module(torch.tensor(row.toarray() if sp.issparse(row) else row,
+                                          dtype=torch.float32))
         except Exception as exc:
             raise ValueError(
                 f"module failed on a one-row input of {row.shape[1]} features "
@@ -376,9 +384,10 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             raise TypeError(f"{type(self).__name__}.{method}() got unexpected keyword "
                             f"argument(s): {names}.{hint}")
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = validate_data(self, X, accept_sparse=ACCEPT_SPARSE, dtype=[np.float64, np.float32],
+                          reset=False)
         device = torch.device(self.net_.device)
-        data = {"X": torch.tensor(X, dtype=torch.float32, device=device)}
+        data = {"X": as_rows(X, device)}
         threads = resolve_n_threads(self.n_threads, device, self.net_.module_, self.batch_size)
         with torch_threads(threads), torch.no_grad():
             logits = self.net_.forward(data, training=False, device="cpu").double().numpy()
@@ -391,7 +400,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or sparse matrix of shape (n_samples, n_features)
         **params
             None accepted: a TypeError says so (prediction never takes
             ``sensitive_features``).
@@ -408,7 +417,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or sparse matrix of shape (n_samples, n_features)
         **params
             None accepted (see :meth:`decision_function`).
 
@@ -426,7 +435,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or sparse matrix of shape (n_samples, n_features)
         **params
             None accepted (see :meth:`decision_function`).
 
@@ -440,6 +449,7 @@ class BaseNeuralClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True
         tags.non_deterministic = self.device != "cpu"
         return tags
 

@@ -22,6 +22,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from ._network import TabularNet
+from ._sparse import chunk_rows, dense
 from .losses._parametric import parametric_cross_entropy
 
 
@@ -262,7 +263,7 @@ class FoldBatches:
         order = self._epoch_order()
         for start in range(0, self.length, self.batch_size):
             idx = order[:, start:start + self.batch_size]
-            yield {k: v[idx] for k, v in self.X.items()}, self.y[idx]
+            yield {k: dense(v[idx]) for k, v in self.X.items()}, self.y[idx]
 
 
 def fold_mean_loss(per_sample, weight):
@@ -395,9 +396,9 @@ class SingleSplit:
         X, y = data
         n = len(y)
         if size >= n:
-            return X, y
+            return {k: dense(v) for k, v in X.items()}, y
         idx = torch.randint(n, (size,), generator=generator, device=y.device)
-        return {k: v[idx] for k, v in X.items()}, y[idx]
+        return {k: dense(v[idx]) for k, v in X.items()}, y[idx]
 
     def hyper_losses(self, module, space, objective, train_size, valid_size, generator):
         """Training loss (differentiable in the loss coordinates), validation loss, parameters."""
@@ -417,10 +418,11 @@ class SingleSplit:
     def validation_logits(self, module, chunk=4096):
         """Logits, labels and groups of every validation sample."""
         X, y = self.valid
+        chunk = chunk_rows(X["X"], chunk)
         was_training = module.training
         module.eval()
         try:
-            logits = torch.cat([module(X["X"][start:start + chunk])
+            logits = torch.cat([module(dense(X["X"][start:start + chunk]))
                                 for start in range(0, len(y), chunk)])
         finally:
             module.train(was_training)
@@ -473,7 +475,7 @@ class CrossFit:
 
     def _gather(self, rows):
         X, y = self.data
-        return {k: v[rows] for k, v in X.items()}, y[rows]
+        return {k: dense(v[rows]) for k, v in X.items()}, y[rows]
 
     def hyper_losses(self, module, space, objective, train_size, valid_size, generator):
         """Sums over searched networks: training loss and validation loss on its own fold."""
@@ -504,12 +506,15 @@ class CrossFit:
         """Pooled out-of-fold logits of the searched networks (each sample scored by the
         network that never trained on it), labels, groups, and the control networks' logits
         (None without control)."""
+        data_X = self.data[0]["X"]
+        k = self.valid_table.shape[0]  # each block holds k * chunk rows
+        chunk = max(1, chunk_rows(data_X, k * chunk) // k)
         was_training = module.training
         module.eval()
         try:
             parts = []
             for start in range(0, self.valid_table.shape[1], chunk):
-                X = self.data[0]["X"][self.valid_table[:, start:start + chunk]]
+                X = dense(data_X[self.valid_table[:, start:start + chunk]])
                 parts.append(module(torch.cat([X, X]) if self.control else X))
             logits = torch.cat(parts, dim=1)
         finally:

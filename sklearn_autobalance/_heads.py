@@ -28,6 +28,7 @@ from torch import nn
 
 from .losses._objectives import group_balanced_cross_entropy, make_objective
 from .losses._parametric import parametric_cross_entropy
+from ._sparse import chunk_rows, dense
 
 #: Candidate L2 penalties of the head on standardised features (per-sample
 #: mean loss + ``alpha / 2 * ||W||^2``). The initial loss's head takes the one
@@ -86,13 +87,14 @@ def penultimate_features(module, X, chunk=4096):
     def hook(_, inputs, output):
         seen["in"], seen["out"] = inputs[0], output
 
+    chunk = chunk_rows(X, chunk)  # sparse X: densified a block at a time
     was_training = module.training
     module.eval()
     handle = layer.register_forward_hook(hook)
     try:
         parts = []
         for start in range(0, len(X), chunk):
-            out = module(X[start:start + chunk])
+            out = module(dense(X[start:start + chunk]))
             if "out" not in seen or seen["out"].shape != out.shape or not torch.equal(
                     seen["out"], out):
                 raise ValueError(

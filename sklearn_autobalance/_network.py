@@ -6,6 +6,7 @@ from skorch.callbacks import Callback, ProgressBar
 from torch import nn
 
 from ._progress import plain_print_log
+from ._sparse import chunk_rows, dense
 
 
 class MLP(nn.Module):
@@ -38,13 +39,15 @@ class TensorBatches:
     """Mini-batches sliced from tensors already on the device.
 
     Replaces skorch's ``DataLoader``: slicing pre-made tensors with a permutation
-    avoids per-sample collation, which dominates on small dense data.
+    avoids per-sample collation, which dominates on small dense data. A sparse
+    ``"X"`` (:class:`~sklearn_autobalance._sparse.SparseRows`) is densified one
+    batch at a time.
 
     Parameters
     ----------
     X : dict of str to torch.Tensor
-        Per-sample tensors of equal length (``"X"`` and optional extras such as
-        ``"groups"`` and ``"sample_weight"``).
+        Per-sample tensors of equal length (``"X"``, a tensor or ``SparseRows``,
+        and optional extras such as ``"groups"`` and ``"sample_weight"``).
     y : torch.Tensor or None
     batch_size : int
     shuffle : bool
@@ -68,12 +71,12 @@ class TensorBatches:
             order = order.to(device)
             for start in range(0, self.n_samples, self.batch_size):
                 idx = order[start:start + self.batch_size]
-                yield {k: v[idx] for k, v in self.X.items()}, (
+                yield {k: dense(v[idx]) for k, v in self.X.items()}, (
                     None if self.y is None else self.y[idx])
         else:
             for start in range(0, self.n_samples, self.batch_size):
                 sl = slice(start, start + self.batch_size)
-                yield {k: v[sl] for k, v in self.X.items()}, (
+                yield {k: dense(v[sl]) for k, v in self.X.items()}, (
                     None if self.y is None else self.y[sl])
 
 
@@ -149,7 +152,8 @@ class TabularNet(NeuralNet):
             raise KeyboardInterrupt  # skorch's partial_fit ends the loop on it
 
     def get_iterator(self, dataset, training=False):
-        batch_size = self.batch_size if training else max(self.batch_size, 4096)
+        batch_size = (self.batch_size if training else
+                      chunk_rows(dataset.X["X"], max(self.batch_size, 4096)))
         return self.augmented(TensorBatches(
             dataset.X, dataset.y, batch_size, shuffle=training, generator=self.generator
         ), training)

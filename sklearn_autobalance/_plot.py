@@ -10,12 +10,16 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ._autobalance import SELECTION_METRICS, AutoBalanceClassifier
+from .losses._parametric import ParametricCrossEntropy
+from .losses._registry import PARAMETRIC_LOSSES, make_loss
 
 KINDS = ("loss", "trajectory", "both")
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
 _MAX_ANNOTATED = 20  # points per panel labelled with their class
-_L_LABEL = "logit adjustment l"
-_MULTIPLIER_LABEL = "multiplier 2σ(Δ)"
+_L_LABEL = "logit adjustment l (logits)"
+_MULTIPLIER_LABEL = "multiplier 2σ(Δ) (factor on the logits)"
+_INIT_NAMES = {"ce": "CE", "balanced": "balanced CE", "la": "LA", "cdt": "CDT", "vs": "VS",
+               "group_balanced": "group-balanced CE", "group_la": "Group-LA"}
 
 
 def _check_matplotlib_support(caller_name):
@@ -107,6 +111,20 @@ class LearnedLossDisplay:
     selection_name : str, default=None
         What the selection metric is, for its axis label (e.g. "validation
         balanced error"); None: "validation selection metric (error)".
+    initial_params : dict of str to ndarray, default=None
+        The loss the search started from, as ``loss_params`` (``"l"`` and
+        ``"delta"``, the multiplier, of the shape of ``class_frequency``);
+        drawn as black crosses above the learned points. None: not drawn.
+    initial_name : str, default=None
+        Name of the initial loss (e.g. "LA"), for the legend, the kept-loss
+        marker and the trajectory's title; None: "the initial loss".
+    selection_report : dict, default=None
+        How the kept loss was chosen, as
+        :attr:`AutoBalanceClassifier.selection_report_` (``moved``, ``gain``,
+        ``se``, ``threshold``, ``best``, ``index``): the trajectory's title
+        then says why the kept loss was kept (e.g. that no searched loss beat
+        the initial one beyond the paired sampling noise). None: the title
+        says only which loss was kept.
 
     Attributes
     ----------
@@ -122,6 +140,11 @@ class LearnedLossDisplay:
         groups); None when the loss was not plotted.
     multiplier_scatter_ : list of matplotlib PathCollection or None
         Points ``(class_frequency, 2 sigmoid(Delta))``, as ``l_scatter_``.
+    initial_scatter_ : list of matplotlib PathCollection or None
+        The initial loss's points (crosses, drawn above the learned points):
+        ``l`` on the l panel, then the multiplier on the multiplier panel,
+        one of each per group; None when ``initial_params`` is None or the
+        loss was not plotted.
     objective_line_ : matplotlib Line2D or None
         Validation objective against the epoch (1-based: record ``epoch + 1``);
         None when the trajectory was not plotted.
@@ -129,10 +152,20 @@ class LearnedLossDisplay:
         Validation selection metric against the epoch, on a twin y axis; None
         when the records have no ``validation_selection`` or the trajectory was
         not plotted.
+    control_line_ : matplotlib Line2D or None
+        With ``selection="paired"``: the control twin's selection metric
+        (the initial loss trained on the same batches) against the epoch, on
+        the selection metric's axis; None when the records have no
+        ``control_selection``.
     kept_line_ : matplotlib Line2D or None
         Vertical line at the epoch (1-based) whose end scored the kept loss;
         None when ``best_step`` is None or matches no ``"validation_set"``
         record.
+    kept_reason_ : str or None
+        Which loss was kept and why, as the trajectory panel's title says it
+        (e.g. "kept the initial loss (LA): no searched loss beat its control
+        twin beyond paired noise ..."); None when the trajectory was not
+        plotted or no record was kept.
 
     See Also
     --------
@@ -156,7 +189,8 @@ class LearnedLossDisplay:
     """
 
     def __init__(self, class_frequency, loss_params, *, classes=None, search_history=None,
-                 best_step=None, groups=None, estimator_name=None, selection_name=None):
+                 best_step=None, groups=None, estimator_name=None, selection_name=None,
+                 initial_params=None, initial_name=None, selection_report=None):
         self.class_frequency = class_frequency
         self.loss_params = loss_params
         self.classes = classes
@@ -165,6 +199,9 @@ class LearnedLossDisplay:
         self.groups = groups
         self.estimator_name = estimator_name
         self.selection_name = selection_name
+        self.initial_params = initial_params
+        self.initial_name = initial_name
+        self.selection_report = selection_report
 
     # -- validation ---------------------------------------------------------
 
@@ -228,7 +265,8 @@ class LearnedLossDisplay:
 
         needed = n_loss + n_trajectory
         if ax is None:
-            _, axes = plt.subplots(1, needed, figsize=(4.5 * needed, 3.8), layout="constrained",
+            height = 5.0 if n_trajectory else 3.8  # room for the trajectory's legend
+            _, axes = plt.subplots(1, needed, figsize=(4.5 * needed, height), layout="constrained",
                                    squeeze=False)
             return list(axes.ravel())
         axes = list(np.ravel(np.asarray(ax, dtype=object)))
@@ -277,8 +315,9 @@ class LearnedLossDisplay:
         axes = self._axes(ax, n_loss, int(plot_trajectory))
         panels = list(axes)
 
-        self.l_scatter_ = self.multiplier_scatter_ = None
+        self.l_scatter_ = self.multiplier_scatter_ = self.initial_scatter_ = None
         self.objective_line_ = self.selection_line_ = self.kept_line_ = None
+        self.control_line_ = self.kept_reason_ = None
         if plot_loss:
             shared = len(axes) == n_loss - 1 + int(plot_trajectory)
             if shared:
@@ -297,10 +336,31 @@ class LearnedLossDisplay:
         self.figure_ = panels[0].figure
         return self
 
+    def _initial_data(self, shape):
+        """The initial loss's ``(l, multiplier)`` as 2-D arrays, or None when not given."""
+        if self.initial_params is None:
+            return None
+        values = []
+        for name in ("l", "delta"):
+            if name not in self.initial_params:
+                raise ValueError(f"initial_params must have an entry {name!r}; got the keys "
+                                 f"{sorted(self.initial_params)}")
+            value = np.asarray(self.initial_params[name], dtype=np.float64)
+            value = value[:, None] if value.ndim == 1 else value
+            if value.shape != shape:
+                raise ValueError(f"initial_params[{name!r}] has shape {value.shape} but the "
+                                 f"loss has shape {shape}; they must match")
+            values.append(value)
+        return values
+
     def _plot_loss(self, l_ax, multiplier_ax, shared, frequency, l, multiplier, classes, groups):
         n_classes, n_groups = frequency.shape
+        initial = self._initial_data(frequency.shape)
         annotate = n_classes * n_groups <= _MAX_ANNOTATED
         self.l_scatter_, self.multiplier_scatter_ = [], []
+        self.initial_scatter_ = [] if initial is not None else None
+        initial_label = (f"initial loss ({self.initial_name}): start of the search"
+                         if self.initial_name else "initial loss: start of the search")
         for g in range(n_groups):
             color = f"C{g % 10}"
             marker = _MARKERS[g % len(_MARKERS)]
@@ -316,34 +376,92 @@ class LearnedLossDisplay:
                 style = ({"facecolors": "none", "edgecolors": color} if hollow
                          else {"color": color})
                 store.append(ax.scatter(frequency[:, g], y, marker=marker, label=label_g,
-                                        zorder=3, **style))
+                                        s=45, zorder=3, **style))
                 if annotate:
                     for k in range(n_classes):
                         ax.annotate(str(classes[k]), (frequency[k, g], y[k]),
-                                    xytext=(3, 3), textcoords="offset points", fontsize=8)
+                                    xytext=(4, 4), textcoords="offset points", fontsize=8)
+        if initial is not None:
+            # Crosses above the learned points (zorder): visible where the
+            # search kept, or barely moved, the initial loss.
+            for ax, values in ((l_ax, initial[0]), (multiplier_ax, initial[1])):
+                for g in range(n_groups):
+                    self.initial_scatter_.append(ax.scatter(
+                        frequency[:, g], values[:, g], marker="x", color="k", s=28,
+                        linewidths=1.1, zorder=4,
+                        label=initial_label if g == 0 and (ax is l_ax or not shared)
+                        else "_nolegend_"))
         # Reference values of the plain cross-entropy: l = 0, multiplier = 1.
-        l_ax.axhline(0.0, color="0.7", linewidth=0.8, zorder=1)
-        multiplier_ax.axhline(1.0, color="0.7", linewidth=0.8, linestyle=":", zorder=1)
-        xlabel = "class frequency" if groups is None else "(class, group) cell frequency"
+        l_ref = l_ax.axhline(0.0, color="0.7", linewidth=0.8, zorder=1,
+                             label="plain CE: l = 0")
+        m_ref = multiplier_ax.axhline(1.0, color="0.7", linewidth=0.8, linestyle=":", zorder=1,
+                                      label="plain CE: multiplier 1")
+        xlabel = ("class frequency (share of training samples)" if groups is None
+                  else "(class, group) cell frequency (share of training samples)")
         for ax in (l_ax, multiplier_ax):
             _log_frequency_axis(ax, frequency)
+            ax.margins(x=0.08, y=0.1)  # room for the class labels
         l_ax.set_xlabel(xlabel)
         l_ax.set_ylabel(_L_LABEL)
         multiplier_ax.set_ylabel(_MULTIPLIER_LABEL)
+        numbers = "\n(numbers: class labels)" if annotate else ""
         if shared:
-            l_ax.set_title("learned loss")
+            l_ax.set_title("learned loss per " + ("class" if groups is None else "cell")
+                           + numbers, fontsize=10)
             handles = self.l_scatter_ + self.multiplier_scatter_
-            if any(not h.get_label().startswith("_") for h in handles):
-                l_ax.legend(handles=handles, loc="best", fontsize=8)
+            handles = [h for h in handles if not h.get_label().startswith("_")]
+            if self.initial_scatter_:
+                handles.append(self.initial_scatter_[0])
+            l_ax.legend(handles=handles + [l_ref, m_ref], loc="best", fontsize=7)
         else:
             multiplier_ax.set_xlabel(xlabel)
-            l_ax.set_title("learned logit adjustment")
-            multiplier_ax.set_title("learned logit multiplier")
-            if groups is not None or self.estimator_name is not None:
-                l_ax.legend(loc="best", fontsize=8)
+            unit = "class" if groups is None else "cell"
+            l_ax.set_title(f"learned logit adjustment per {unit}" + numbers, fontsize=10)
+            multiplier_ax.set_title(f"learned logit multiplier per {unit}" + numbers,
+                                    fontsize=10)
+            l_ax.legend(loc="best", fontsize=7)
+            multiplier_ax.legend(loc="best", fontsize=7)
+
+    def _kept_reason(self, records, kept_index, metric):
+        """Which loss was kept and why, in words (the trajectory panel's title)."""
+        name = self.initial_name or "the initial loss"
+        the_initial = f"the initial loss ({self.initial_name})" if self.initial_name else name
+        report = self.selection_report
+        if kept_index == 0:
+            line = f"kept {the_initial}"
+            if report is not None and not report.get("moved", True):
+                best = report.get("best")
+                gain = se = threshold = np.nan
+                if best is not None:
+                    gain = float(np.asarray(report["gain"])[best])
+                    se = float(np.asarray(report["se"])[best])
+                threshold = float(report.get("threshold", np.nan))
+                control = "its control twin" if any("control_selection" in r
+                                                    for r in records) else name
+                line += f": no searched loss beat {control} beyond paired noise"
+                if np.isfinite(gain) and np.isfinite(threshold):
+                    line += (f" (best gain {100 * gain:+.2f} ± {100 * se:.2f} points of "
+                             f"{metric}, needed {threshold:.2f} SE)")
+            elif report is None:
+                line += f": no searched loss scored a lower {metric}"
+            return line
+        position = records[kept_index]
+        where = (f"step {position['step']}" if position.get("epoch") is None
+                 else f"epoch {int(position['epoch']) + 1}")
+        line = f"kept the searched loss of {where}"
+        if report is not None and report.get("moved"):
+            index = report.get("index")
+            gain = float(np.asarray(report["gain"])[index]) if index is not None else np.nan
+            se = float(np.asarray(report["se"])[index]) if index is not None else np.nan
+            if np.isfinite(gain):
+                line += (f": it beat {name} by {100 * gain:+.2f} ± {100 * se:.2f} points of "
+                         f"{metric} (needed {float(report['threshold']):.2f} SE)")
+        return line
 
     def _plot_trajectory(self, ax):
-        from matplotlib.ticker import MaxNLocator
+        import textwrap
+
+        from matplotlib.ticker import MaxNLocator, PercentFormatter
 
         records = _validation_records(self.search_history)
         # The cross-fitted head's search has hyper-steps, not epochs.
@@ -355,30 +473,60 @@ class LearnedLossDisplay:
 
         epochs = np.array([position(r) for r in records])
         objective = np.array([float(r["validation_objective"]) for r in records])
-        (self.objective_line_,) = ax.plot(epochs, objective, marker="o", color="C0",
-                                          label="validation objective")
-        ax.set_xlabel(unit)
-        ax.set_ylabel("validation objective")
-        ax.set_title("loss search")
-        handles, legend_ax = [self.objective_line_], ax
+        handles = []
+        warmup = None if by_step else int(records[0]["epoch"]) + 1
+        if warmup is not None:
+            # The records start at the end of the warm-up (the initial loss,
+            # no hyper-step yet): show what came before.
+            handles.append(ax.axvspan(0, warmup, color="0.93", zorder=0,
+                                      label=f"warm-up ({warmup} epochs): initial loss, "
+                                            "no hyper-step yet"))
+            ax.set_xlim(0, epochs.max() + 1)
+        (self.objective_line_,) = ax.plot(epochs, objective, marker="o", markersize=4,
+                                          color="C0", label="validation objective")
+        handles.insert(0, self.objective_line_)
+        ax.set_xlabel(f"{unit} (search after the warm-up)" if warmup is not None else unit)
+        ax.set_ylabel("validation objective (loss; lower is better)")
+        legend_ax = ax
+        metric = self.selection_name or "validation selection metric (error)"
         if all("validation_selection" in r for r in records):
             selection = np.array([float(r["validation_selection"]) for r in records])
             twin = ax.twinx()
             (self.selection_line_,) = twin.plot(
-                epochs, selection, marker="s", color="C1", linestyle="--",
-                label=self.selection_name or "validation selection metric (error)")
-            twin.set_ylabel(self.selection_name or "validation selection metric (error)")
-            handles.append(self.selection_line_)
+                epochs, selection, marker="s", markersize=4, color="C1", linestyle="--",
+                label=metric)
+            twin.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=1))
+            twin.set_ylabel(f"{metric} (%; lower is better)")
+            handles.insert(1, self.selection_line_)
+            if all("control_selection" in r for r in records):
+                control = np.array([float(r["control_selection"]) for r in records])
+                initial = self.initial_name or "initial loss"
+                (self.control_line_,) = twin.plot(
+                    epochs, control, marker="v", markersize=3, color="0.45", linestyle=":",
+                    label=f"{metric} of the control twin ({initial}, same batches)")
+                handles.insert(2, self.control_line_)
             legend_ax = twin  # drawn above ax: its legend must be too
+        title = "loss search"
         if self.best_step is not None:
-            kept = [r for r in records if r["step"] == self.best_step]
+            kept = [i for i, r in enumerate(records) if r["step"] == self.best_step]
             if kept:
-                epoch = position(kept[0])
-                self.kept_line_ = ax.axvline(epoch, color="k", linestyle=":", linewidth=1.2,
-                                             label=f"kept loss ({unit} {epoch})")
+                epoch = position(records[kept[0]])
+                if kept[0] == 0:
+                    what = (f"kept: initial loss ({self.initial_name})" if self.initial_name
+                            else "kept: initial loss")
+                    label = f"{what}, scored at {unit} {epoch}"
+                else:
+                    label = f"kept loss ({unit} {epoch})"
+                self.kept_line_ = ax.axvline(epoch, color="k", linestyle="-.", linewidth=1.2,
+                                             label=label)
                 handles.append(self.kept_line_)
+                self.kept_reason_ = self._kept_reason(records, kept[0], metric)
+                title = textwrap.fill("loss search: " + self.kept_reason_, 52)
+        ax.set_title(title, fontsize=9 if "\n" in title else 10)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        legend_ax.legend(handles=handles, loc="best", fontsize=8)
+        # Below the panel: inside, it would hide the curves.
+        legend_ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.2),
+                         fontsize=7, frameon=False)
 
     @classmethod
     def from_estimator(cls, estimator, *, ax=None, kind="both", name=None):
@@ -440,6 +588,13 @@ class LearnedLossDisplay:
             # class, so plot it against the class frequency.
             counts, groups = counts.sum(axis=1), None
         best_step = final.best_step_
+        init = getattr(final, "init", None)
+        initial_params = initial_name = None
+        if isinstance(init, str) and init in PARAMETRIC_LOSSES:
+            initial_name = _INIT_NAMES.get(init, init)
+            if loss_params and _validation_records(final.search_history_):
+                initial_params = _initial_loss(init, final, loss_params)
+        report = getattr(final, "selection_report_", None)
         return cls(
             class_frequency=counts / counts.sum(),
             loss_params=loss_params,
@@ -449,4 +604,22 @@ class LearnedLossDisplay:
             groups=None if groups is None or counts.ndim == 1 else np.array(groups),
             estimator_name=type(final).__name__ if name is None else name,
             selection_name=SELECTION_METRICS.get(final.objective, (None, None))[1],
+            initial_params=initial_params,
+            initial_name=initial_name,
+            selection_report=None if report is None else copy.deepcopy(report),
         ).plot(ax=ax, kind=kind)
+
+
+def _initial_loss(init, estimator, loss_params):
+    """The effective ``l`` and multiplier of the loss ``init`` the search started from,
+    as the estimator builds it; None when it does not match the learned loss's shape."""
+    try:
+        loss = make_loss(init, estimator.class_counts_, estimator.init_params)
+        params = ParametricCrossEntropy(estimator.class_counts_, w=loss.w, l=loss.l,
+                                        delta=loss.delta,
+                                        delta_scale=loss.delta_scale).effective_params()
+    except Exception:  # noqa: BLE001 - a loss the display cannot rebuild: no crosses
+        return None
+    if any(np.shape(params[k]) != np.shape(loss_params[k]) for k in ("l", "delta")):
+        return None
+    return {k: np.asarray(params[k], dtype=np.float64) for k in ("l", "delta")}

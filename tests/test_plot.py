@@ -89,7 +89,7 @@ def test_loss_points_are_the_fitted_frequencies_and_params(clf):
                                   np.column_stack([frequency, clf.loss_params_["delta"]]))
     l_ax, multiplier_ax = disp.ax_
     assert l_ax.get_xscale() == multiplier_ax.get_xscale() == "log"
-    assert multiplier_ax.get_ylabel() == "multiplier 2σ(Δ)"
+    assert multiplier_ax.get_ylabel() == "multiplier 2σ(Δ) (factor on the logits)"
     assert disp.l_scatter_[0].axes is l_ax and disp.multiplier_scatter_[0].axes is multiplier_ax
     assert disp.l_scatter_[0].get_label() == "AutoBalanceClassifier"
     assert disp.objective_line_ is None and disp.kept_line_ is None
@@ -111,7 +111,8 @@ def test_trajectory_is_the_validation_set_records(clf):
     assert disp.selection_line_.axes is not disp.ax_  # on a twin y axis
     # Named for what it is: the selection metric of objective="balanced".
     assert disp.selection_line_.get_label() == "validation balanced error"
-    assert disp.selection_line_.axes.get_ylabel() == "validation balanced error"
+    assert disp.selection_line_.axes.get_ylabel() == (
+        "validation balanced error (%; lower is better)")
     assert disp.l_scatter_ is None
 
 
@@ -169,7 +170,8 @@ def test_groups_one_series_per_group(group_clf):
     assert len(set(colours)) == 2
     assert disp.l_scatter_[0].get_paths()[0] != disp.l_scatter_[1].get_paths()[0]
     legend = [t.get_text() for t in disp.ax_[0].get_legend().get_texts()]
-    assert legend == ["group a", "group b"]
+    assert legend == ["group a", "group b", "initial loss (LA): start of the search",
+                      "plain CE: l = 0"]
 
 
 def test_class_loss_fitted_with_groups_is_plotted_per_class(data):
@@ -249,7 +251,7 @@ def test_user_axes(clf):
     disp = LearnedLossDisplay.from_estimator(clf, kind="loss", ax=ax)
     assert disp.ax_ is ax and disp.l_scatter_[0] in ax.collections
     twin = disp.multiplier_scatter_[0].axes
-    assert twin is not ax and twin.figure is fig and twin.get_ylabel() == "multiplier 2σ(Δ)"
+    assert twin is not ax and twin.figure is fig and twin.get_ylabel().startswith("multiplier 2σ(Δ)")
     fig, axes = plt.subplots(1, 2)
     disp = LearnedLossDisplay.from_estimator(clf, ax=axes)  # both: loss shared + trajectory
     assert disp.objective_line_ in axes[1].lines
@@ -307,3 +309,82 @@ def test_matplotlib_missing(clf, monkeypatch):
     disp = LearnedLossDisplay(np.array([0.5, 0.5]), {"l": np.zeros(2), "delta": np.ones(2)})
     with pytest.raises(ImportError, match="LearnedLossDisplay.plot requires matplotlib"):
         disp.plot()
+
+
+def test_initial_loss_crosses_are_drawn_above_the_learned_points(clf):
+    disp = LearnedLossDisplay.from_estimator(clf, kind="loss")
+    assert disp.initial_name == "LA"  # the default init
+    # LA: l = log pi, centred, and multiplier 1, as the search started.
+    frequency = clf.class_counts_ / clf.class_counts_.sum()
+    l_initial, m_initial = disp.initial_scatter_
+    np.testing.assert_allclose(l_initial.get_offsets()[:, 1],
+                               np.log(frequency) - np.log(frequency).mean(), atol=1e-6)
+    np.testing.assert_allclose(m_initial.get_offsets()[:, 1], 1.0)
+    assert l_initial.axes is disp.ax_[0] and m_initial.axes is disp.ax_[1]
+    # Above the learned points, so they stay visible where the two coincide.
+    assert l_initial.get_zorder() > disp.l_scatter_[0].get_zorder()
+    assert m_initial.get_zorder() > disp.multiplier_scatter_[0].get_zorder()
+    legend = [t.get_text() for t in disp.ax_[0].get_legend().get_texts()]
+    assert "initial loss (LA): start of the search" in legend
+    assert "plain CE: l = 0" in legend  # every mark has a legend entry
+
+
+def test_axis_labels_carry_units_and_direction(clf):
+    disp = LearnedLossDisplay.from_estimator(clf)
+    l_ax, multiplier_ax, trajectory_ax = disp.ax_
+    assert l_ax.get_ylabel() == "logit adjustment l (logits)"
+    assert "share of training samples" in l_ax.get_xlabel()
+    assert "share of training samples" in multiplier_ax.get_xlabel()
+    assert trajectory_ax.get_ylabel() == "validation objective (loss; lower is better)"
+    assert trajectory_ax.get_xlabel().startswith("epoch")
+    assert "lower is better" in disp.selection_line_.axes.get_ylabel()
+    # Every panel says what it shows.
+    assert all(ax.get_title() for ax in disp.ax_)
+
+
+def test_trajectory_explains_the_kept_loss(clf):
+    disp = LearnedLossDisplay.from_estimator(clf, kind="trajectory")
+    records = _validation_records(clf)
+    report = clf.selection_report_
+    # The warm-up, before the first record, is shaded and the axis starts at 0.
+    assert disp.ax_.get_xlim()[0] == 0
+    labels = [t.get_text() for t in disp.selection_line_.axes.get_legend().get_texts()]
+    assert any(t.startswith(f"warm-up ({records[0]['epoch'] + 1} epochs)") for t in labels)
+    # The control twin's curve, from the records.
+    np.testing.assert_array_equal(disp.control_line_.get_ydata(),
+                                  [r["control_selection"] for r in records])
+    assert disp.control_line_.axes is disp.selection_line_.axes
+    if report["moved"]:
+        assert disp.kept_reason_.startswith("kept the searched loss")
+    else:
+        assert disp.kept_line_.get_xdata()[0] == records[0]["epoch"] + 1
+        assert disp.kept_reason_.startswith("kept the initial loss (LA): no searched loss "
+                                            "beat its control twin beyond paired noise")
+        assert f"needed {report['threshold']:.2f} SE" in disp.kept_reason_
+    title = " ".join(disp.ax_.get_title().split())
+    assert " ".join(("loss search: " + disp.kept_reason_).split()) == title
+
+
+def test_kept_reason_from_the_constructor():
+    frequency = np.array([0.7, 0.3])
+    params = {"l": np.zeros(2), "delta": np.ones(2)}
+    history = [{"epoch": e, "step": 10 * e, "validation_objective": 1.0 / (e + 1),
+                "validation_selection": 0.2, "scope": "validation_set", "params": params}
+               for e in (2, 3, 4)]
+    report = {"moved": True, "index": 2, "best": 2, "gain": np.array([0.0, 0.01, 0.03]),
+              "se": np.array([0.0, 0.01, 0.01]), "threshold": 2.5}
+    disp = LearnedLossDisplay(frequency, params, search_history=history, best_step=40,
+                              selection_report=report, initial_name="CE",
+                              initial_params=params).plot()
+    assert disp.kept_reason_ == ("kept the searched loss of epoch 5: it beat CE by +3.00 ± "
+                                 "1.00 points of validation selection metric (error) "
+                                 "(needed 2.50 SE)")
+    assert disp.control_line_ is None  # no control_selection in the records
+    assert len(disp.initial_scatter_) == 2
+    disp = LearnedLossDisplay(frequency, params, search_history=history, best_step=20).plot(
+        kind="trajectory")
+    assert disp.kept_reason_ == ("kept the initial loss: no searched loss scored a lower "
+                                 "validation selection metric (error)")
+    with pytest.raises(ValueError, match="initial_params"):
+        LearnedLossDisplay(frequency, params, initial_params={"l": np.zeros(3),
+                                                              "delta": np.ones(3)}).plot()

@@ -23,7 +23,8 @@ Every neural row uses the same MLP, epochs, batch size and learning rate.
 Scoring: ``balanced_error_scorer`` (negative balanced error) and
 imbalanced-learn's geometric mean, over repeated stratified K-fold with a fixed
 seed. The script prints the candidates ranked by balanced error and draws a
-bar chart of both scores.
+bar chart of both scores (one colour per kind of method, named in the
+legend).
 
 Run from the command line (3 x 5 folds, two to four minutes on two CPU
 cores)::
@@ -202,18 +203,33 @@ except ImportError:
     plt = None
     print("matplotlib is not installed: no figure (pip install 'sklearn-autobalance[plot]')")
 if plt is not None:
-    bars = [r[1] for r in rows][::-1]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
-    for ax, (col, sd, title) in zip(axes, [(2, 3, "balanced error (%), lower is better"),
-                                           (4, 5, "G-mean, higher is better")]):
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    # One colour per kind of method; the legend below the panels says which.
+    kinds = {"tab:blue": "neural network, cross-entropy, behind a resampler (or none)",
+             "tab:orange": "neural network, learned imbalance-aware loss, no resampler",
+             "tab:green": "balanced random forest (non-neural reference)"}
+    bars = [r[1] for r in rows][::-1]  # best balanced error at the top
+    colors = ["tab:orange" if n.startswith(("AutoBalance", "AnyLoss")) else
+              "tab:green" if n.startswith("Balanced") else "tab:blue" for n in bars]
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 5), sharey=True)
+    panels = [(2, 3, "balanced error (%), lower is better", "balanced error (%) ← better"),
+              (4, 5, "G-mean, higher is better", "G-mean (0 to 1) → better")]
+    for ax, (col, sd, title, xlabel) in zip(axes, panels):
         values = [r[col] for r in rows][::-1]
         errors = [r[sd] for r in rows][::-1]
-        colors = ["tab:orange" if n.startswith(("AutoBalance", "AnyLoss")) else
-                  "tab:green" if n.startswith("Balanced") else "tab:blue" for n in bars]
         ax.barh(bars, values, xerr=errors, color=colors, capsize=3)
         ax.set_title(title, fontsize=10)
-    fig.suptitle(f"{args.dataset}: mean ± std over {n_splits} folds (seed {seed})")
-    fig.tight_layout()
+        ax.set_xlabel(xlabel)
+    handles = [Patch(color=c, label=text) for c, text in kinds.items() if c in colors]
+    handles.append(Line2D([], [], color="k", marker="|", markersize=8, linestyle="-",
+                          label=f"± standard deviation over the {n_splits} folds"))
+    fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.suptitle(f"Resamplers against learned losses on {args.dataset}: mean over "
+                 f"{n_splits} cross-validation folds (seed {seed}), sorted by balanced error",
+                 fontsize=11)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     if not RUN_BY_GALLERY:  # the documentation build shows the figure instead
         path = figure_path(args.out, "compare_with_resamplers.png")
         fig.savefig(path, dpi=120)

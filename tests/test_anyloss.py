@@ -45,6 +45,8 @@ EXPECTED_FAILED = {
         "confusion matrix, but repeating the sample changes which samples share a batch "
         "and the number of batches per epoch (with one full batch the two agree: "
         "test_full_batch_weights_equal_repeated_samples)"),
+    "check_sample_weight_equivalence_on_sparse_data": (
+        "the same as on dense data: sparse X trains on the same batches"),
     "check_methods_subset_invariance": (
         "the network computes in float32 and a batched matmul's rounding depends on the "
         "number of rows (BLAS blocking): outputs on a subset differ at the 1e-7 relative "

@@ -418,8 +418,8 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         ``sensitive_features`` ``group_balanced_error``,
         ``worst_group_error`` and ``deo``. These are the figures the selection
         saw, so they are optimistic for the kept loss; a held-out set gives
-        the honest ones. When the kept loss is the initial one, fit warns
-        (:class:`NoGainWarning`). None otherwise.
+        the honest ones. When a group objective's search keeps the initial
+        loss, fit warns (:class:`NoGainWarning`). None otherwise.
     group_probe_auc_ : float or None
         With the cross-fitted output layer and ``sensitive_features``: how
         well the heads' features tell the groups apart, the held-out ROC AUC
@@ -441,10 +441,11 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     Warns
     -----
     NoGainWarning
-        From ``fit``, when the search keeps its initial loss (no searched loss
-        beat it on the validation data; with ``selection="paired"``, beyond
-        sampling noise): the model is then the initial loss's, which
-        ``search=None`` trains at a fraction of the cost.
+        From ``fit``, when the search of a group objective (``"deo"``,
+        ``"group_balanced"``, ``"worst_group"``) keeps its initial loss: the
+        group figure the user asked to lower did not fall beyond noise. With a
+        class objective, keeping the initial loss is a result that
+        ``selection_report_`` records and ``verbose=1`` prints, not a warning.
 
     References
     ----------
@@ -1160,16 +1161,24 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         return reason
 
     def _warn_no_gain(self, reason, stacklevel=4):
-        """The search kept the initial loss: say so (``NoGainWarning``), with what would help.
+        """The search kept the initial loss: say so, with what would help.
 
-        ``stacklevel``: 4 from ``_fit_net`` (the warning points at the call of fit).
+        A group objective is a target the user asked for: not reaching it is a
+        ``NoGainWarning``. For a class objective, keeping the initial loss because it
+        was the best candidate is a result, reported by ``selection_report_`` and
+        ``verbose``, not a warning. ``stacklevel``: 4 from ``_fit_net`` (the warning
+        points at the call of fit).
         """
         hint = (f"a larger error_tolerance (now {self.error_tolerance:g}) lets the DEO fall "
                 "further at more group-balanced error" if self.objective == "deo" else
                 "search=None trains the same loss at a fraction of the cost")
-        warnings.warn(f"AutoBalanceClassifier kept its initial loss (init={self.init!r}): "
-                      f"{reason}. The model is that loss's, not a learned one; {hint}.",
-                      NoGainWarning, stacklevel=stacklevel)
+        message = (f"kept its initial loss (init={self.init!r}): {reason}. The model is that "
+                   f"loss's, not a learned one; {hint}.")
+        if self.objective in GROUP_OBJECTIVES:
+            warnings.warn(f"AutoBalanceClassifier {message}", NoGainWarning,
+                          stacklevel=stacklevel)
+        else:
+            self._say(message)
 
     def _say(self, message):
         if self.verbose:

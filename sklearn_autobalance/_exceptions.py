@@ -2,14 +2,16 @@
 
 
 class NoGainWarning(UserWarning):
-    """The loss search kept its initial loss: no searched one beat it beyond noise.
+    """A group objective's search kept its initial loss: no searched one beat it.
 
-    AutoBalance pays for a search (several networks, many hyper-steps); when
-    the selection finds no searched loss whose validation error is lower than
-    the initial loss's (with ``selection="paired"``, the default: lower by
-    more than its sampling noise), the fitted model is the initial loss's,
-    and this warning says so, so that the simpler, cheaper baseline is not
-    mistaken for a learned improvement.
+    With a group objective (``objective="deo"``, ``"group_balanced"`` or
+    ``"worst_group"``) the user asked for a lower group figure; when the
+    selection finds no searched loss that lowers it beyond noise (within the
+    error budget for ``"deo"``), the fitted model is the initial loss's, and
+    this warning says so, with what would help. With a class objective (the
+    default), keeping the initial loss because it was the best candidate is a
+    result, not a failure: ``selection_report_`` records it and ``verbose=1``
+    prints it, and no warning is raised.
     Filter it like any warning::
 
         import warnings

@@ -71,7 +71,10 @@ EXPECTED_FAILED = {
     [AutoBalanceClassifier(hidden_layer_sizes=(16,), max_epochs=4, lr=1e-2, random_state=0,
                            search=None),
      AutoBalanceClassifier(hidden_layer_sizes=(16,), max_epochs=4, lr=1e-2, random_state=0)],
-    expected_failed_checks=lambda est: EXPECTED_FAILED,
+    # Without a search the subset check passes (one network, fewer rounding steps): only
+    # the searching estimator is expected to fail it, and xfail is strict.
+    expected_failed_checks=lambda est: EXPECTED_FAILED if est.search is not None else {
+        k: v for k, v in EXPECTED_FAILED.items() if k != "check_methods_subset_invariance"},
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
@@ -662,6 +665,8 @@ def _group_data():
     groups = np.where(rng.rand(len(y)) < np.where(y == 1, 0.8, 0.3), "water", "land")
     return X, y, groups
 
+# Tiny data: whether the group search moves is not what this test checks.
+@pytest.mark.filterwarnings("ignore::sklearn_autobalance.NoGainWarning")
 @pytest.mark.parametrize("init", ["la", "group_balanced", "group_la"])
 def test_sensitive_features_with_group_objective(init):
     X, y, groups = _group_data()

@@ -129,6 +129,8 @@ def test_estimator_swapping_grid_under_dask_backend(dask_client):
     assert np.all(searches[0].cv_results_["mean_test_score"] < 0)
 
 
+# Tiny data: whether the group search moves is not what this test checks.
+@pytest.mark.filterwarnings("ignore::sklearn_autobalance.NoGainWarning")
 @pytest.mark.parametrize("module", [pickle, cloudpickle])
 def test_fitted_estimators_and_scorers_round_trip(module):
     X, y, groups = _data(seed=1)
@@ -152,6 +154,8 @@ def test_fitted_estimators_and_scorers_round_trip(module):
         balanced_error_scorer(fitted[0], X, y)
 
 
+# Tiny data: whether the group search moves is not what this test checks.
+@pytest.mark.filterwarnings("ignore::sklearn_autobalance.NoGainWarning")
 def test_concurrent_fits_in_threads_equal_fits_alone():
     # torch's global generator is shared by threads: the networks' initial
     # weights and the search's random vectors must not depend on other fits.

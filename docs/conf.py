@@ -102,6 +102,7 @@ EXECUTED = [
     "compare_with_resamplers",
     "fairness_tradeoff",
     "long_tailed",
+    "sparse_text",
     "waterbirds_features",
 ]
 

@@ -23,7 +23,7 @@ defaults: the metric loss beside a class-balanced cross-entropy term) flags
 about six times as many of the defective modules (recall 0.46) at a slightly
 higher precision (0.25), for F1 0.32. The task stays hard (F1 well below 0.5
 for both), and AnyLoss is not a win everywhere:
-on :doc:`/benchmarks` ("AnyLoss on real imbalanced binary sets", 12 sets,
+on :ref:`bench-anyloss` (12 sets,
 3 seeds x 5 folds) AnyLoss-F1 beats BCE on F1 on 9 of the 12 sets, and BCE
 with a threshold tuned for F1 (``TunedThresholdClassifierCV``) is level with
 it on mean F1 (0.627 against 0.628).

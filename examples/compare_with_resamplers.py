@@ -62,7 +62,7 @@ from sklearn.metrics import make_scorer
 from sklearn.model_selection import GridSearchCV, RepeatedStratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_autobalance import AnyLossClassifier, AutoBalanceClassifier, NoGainWarning
+from sklearn_autobalance import AnyLossClassifier, AutoBalanceClassifier
 from sklearn_autobalance.metrics import balanced_error_scorer
 
 RUN_BY_GALLERY = "__file__" not in globals()  # sphinx-gallery (or a notebook)
@@ -133,11 +133,7 @@ scoring = {"balanced_error": balanced_error_scorer,
 search = GridSearchCV(pipe, grid, scoring=scoring, cv=cv, refit=False,
                       n_jobs=args.n_jobs, error_score="raise")
 start = time.perf_counter()
-# AutoBalance warns (NoGainWarning) on every fold where its search keeps LA; the
-# table below shows the outcome, so the per-fold messages are not printed.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", NoGainWarning)
-    search.fit(X, y)
+search.fit(X, y)
 n_splits = cv.get_n_splits()
 print(f"{len(search.cv_results_['params'])} candidates x {n_splits} folds "
       f"({cv.n_repeats} x stratified {cv.cvargs['n_splits']}-fold, seed {seed}) "

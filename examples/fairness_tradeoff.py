@@ -31,7 +31,7 @@ The figure is saved as ``fairness_tradeoff.png`` in the folder of this script,
 or to ``--out`` (a file name, or a folder). When the environment variable
 ``SPHINX_GALLERY`` is set, as in the documentation build, the same grid runs
 on one process (``--n-jobs 1``). The measured table and its reading are on
-:doc:`/benchmarks` ("Accuracy-fairness trade-off").
+:ref:`bench-fairness-tradeoff`.
 """
 
 # %%

@@ -44,8 +44,8 @@ cores; 512 features, as ResNet-18 features, and the estimator's default MLP
 
     python examples/waterbirds_features.py [--seeds 0 1 2] [--root DIR]
 
-It writes no file. Three-seed figures of the same comparison (with more rows:
-Group DRO, other objectives) are on :doc:`/benchmarks` ("Group fairness").
+It writes no file. Five-seed figures of the same comparison (with more rows:
+Group DRO, other objectives) are on :ref:`bench-groups`.
 """
 
 # %%

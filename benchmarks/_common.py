@@ -139,3 +139,20 @@ def add_output_arguments(parser, name):
                         help=f"Markdown output (default results/{name}[_quick].md)")
     parser.add_argument("--json", default=None,
                         help="JSON output (default results/<out stem>.json)")
+
+
+def vm_hwm_mib():
+    """Peak RSS of this process's own address space (``VmHWM``), or None off Linux.
+
+    ``ru_maxrss`` is not used as the headline number: on Linux, ``execve`` folds
+    the pre-exec (forked) address space's high-water mark into it, so a child
+    started from a big parent reports at least the parent's RSS at fork time.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None

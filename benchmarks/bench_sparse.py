@@ -90,16 +90,6 @@ def sparse_bytes(X):
     return X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
 
 
-def vm_hwm_mib():
-    """Peak RSS of this process's own address space (``VmHWM``), or None off Linux."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return None
 
 
 def child_main(args):
@@ -142,7 +132,7 @@ def child_main(args):
         result["fit_s"] = time.perf_counter() - t0
         result["fit_blocks"] = len(blocks)
         result["fit_max_block_rows"] = max(blocks) if blocks else None
-        result["fit_peak_rss_mib"] = vm_hwm_mib()
+        result["fit_peak_rss_mib"] = _common.vm_hwm_mib()
         if not args.no_predict:
             del blocks[:]
             t0 = time.perf_counter()
@@ -153,7 +143,7 @@ def child_main(args):
             pred = np.argmax(proba, axis=1)
             truth = target.astype(int) if args.child == "anyloss" else target
             result["train_accuracy"] = float(np.mean(pred == truth))
-    result["peak_rss_mib"] = vm_hwm_mib()
+    result["peak_rss_mib"] = _common.vm_hwm_mib()
     result["ru_maxrss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     if result["peak_rss_mib"] is None:
         result["peak_rss_mib"] = result["ru_maxrss_mib"]

@@ -298,21 +298,6 @@ def step_costs(args, X, y):
 
 
 # ----------------------------------------------------------------------------- memory (children)
-def vm_hwm_mib():
-    """Peak RSS of this process's own address space (``VmHWM``), or None off Linux.
-
-    ``ru_maxrss`` is not used as the headline number: on Linux, ``execve`` folds
-    the pre-exec (forked) address space's high-water mark into it, so a child
-    started from a big parent reports at least the parent's RSS at fork time.
-    """
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return None
 
 
 def child_main(args):
@@ -330,7 +315,7 @@ def child_main(args):
     fit_s = None
     if args.child != "baseline":
         fit_s = timed_fit(args.child, args, X, y, args.memory_epochs)
-    result = {"variant": args.child, "peak_rss_mib": vm_hwm_mib(),
+    result = {"variant": args.child, "peak_rss_mib": _common.vm_hwm_mib(),
               "ru_maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
               "fit_s": fit_s}
     if result["peak_rss_mib"] is None:

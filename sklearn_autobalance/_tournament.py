@@ -1,0 +1,396 @@
+"""A tournament of fixed losses ("arms") trained side by side as copies of the fold ensemble.
+
+Every candidate of the epoch-end search is a snapshot of one trajectory that
+shares the control's weights and warm-up, so a loss that differs from LA from
+the first step (LA with a larger tau, VS, balanced CE, LDAM, feature noise)
+is never tried. Here each arm trains from the first step: arm ``a`` owns
+copies ``a * k .. a * k + k - 1`` of one :class:`FoldEnsemble` (copy
+``a * k + j`` trains on every fold but ``j``). All copies start from the same
+weights, see the same batches (copy ``a * k + j`` gets fold ``j``'s batch) and
+the same noise draw (scaled by each arm's strength), so two arms differ by
+their loss alone, and their pooled out-of-fold errors are compared on the same
+samples with the same bootstrap replicates (paired). The training loss is the
+sum over copies of each copy's mean loss, and Adam, AdamW and SGD act
+element-wise, so one optimiser step takes every copy's own step.
+
+Successive halving scores the alive arms at a few fractions of the run and
+drops the weak ones; the last scoring chooses between the control (arm 0) and
+the best survivor (:func:`select_arm`).
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ._augmentation import FeatureAugmentation, feature_scale
+from ._crossfit import FoldAverage, FoldBatches, FoldEnsemble, fold_mean_loss, padded_index
+from ._selection import bootstrap_errors
+from .losses._registry import make_loss
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One candidate: a fixed loss of the library, an optional shared feature-noise strength.
+
+    Parameters
+    ----------
+    name : str
+    loss : str, default="la"
+        A name of :func:`~sklearn_autobalance.losses._registry.make_loss`.
+    loss_params : dict or None, default=None
+        Its keyword parameters.
+    eps : float or None, default=None
+        Strength of the shared noise ``x + eps * s * u``
+        (:class:`~sklearn_autobalance._augmentation.FeatureAugmentation`);
+        None: no noise.
+    """
+
+    name: str
+    loss: str = "la"
+    loss_params: dict = None
+    eps: float = None
+
+
+def default_arms():
+    """The candidate arms of issue 22; entry 0, LA, is the control.
+
+    Returns
+    -------
+    arms : list of Arm
+    """
+    return [Arm("la"), Arm("la_tau1.5", "la", {"tau": 1.5}), Arm("la_tau2", "la", {"tau": 2.0}),
+            Arm("vs", "vs"), Arm("noise0.4", eps=0.4), Arm("noise0.8", eps=0.8),
+            Arm("noise1.6", eps=1.6), Arm("balanced", "balanced"), Arm("ldam", "ldam")]
+
+
+def arm_inputs(X, y, eps, augmentation):
+    """The stacked training input of the alive arms: block ``i`` is ``X`` with arm ``i``'s noise.
+
+    One draw ``s * u`` serves every arm (drawn only when some arm has noise),
+    so arm ``i`` sees exactly ``X + eps[i] * s * u``.
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (k, batch, n_features)
+    y : torch.Tensor of shape (k, batch)
+    eps : list of float or None
+        Strength of each alive arm (None: no noise).
+    augmentation : FeatureAugmentation or None
+
+    Returns
+    -------
+    inputs : torch.Tensor of shape (len(eps) * k, batch, n_features)
+    """
+    if all(e is None for e in eps):
+        return X.repeat(len(eps), 1, 1)
+    noise = augmentation.draw_parts(X)
+    n_classes = len(augmentation.eps)
+    return torch.cat([X if e is None else augmentation.apply(
+        X, y, eps=torch.full((n_classes,), float(e), device=X.device), noise=noise)
+        for e in eps])
+
+
+def _ratio(gain, se):
+    """``gain / se``; 0 where both are 0 (an arm predicting as the control), +-inf for se = 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = gain / se
+    return np.where((se == 0) & (gain == 0), 0.0, t)
+
+
+def score_arms(logits, y, *, control=0, soft=False, n_boot=300, random_state=None):
+    """Balanced error of every arm, its gain over the control, the paired SE of the gain, t.
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (n_arms, n_samples, n_classes)
+        Pooled out-of-fold logits of each arm.
+    y : array-like of shape (n_samples,)
+    control : int, default=0
+    soft : bool, default=False
+        Score the expected error ``1 - p(y | x)`` instead of the argmax's error.
+    n_boot : int, default=300
+    random_state : int, sequence of int or None
+        Seeds the Poisson replicates (the same for every arm).
+
+    Returns
+    -------
+    scores : dict of ndarray of shape (n_arms,)
+        ``error``, ``gain`` (control error - arm error), ``se``, ``t`` (gain / se).
+    """
+    y = np.asarray(y)
+    if soft:
+        p = torch.softmax(logits.double(), dim=-1).cpu().numpy()
+        pred = 1.0 - p[:, np.arange(len(y)), y]
+    else:
+        pred = logits.argmax(-1).cpu().numpy()
+    full, reps = bootstrap_errors(pred, y, name="balanced", n_boot=n_boot,
+                                  random_state=random_state)
+    gain = full[control] - full
+    se = (reps[control] - reps).std(axis=1, ddof=1)
+    return {"error": full, "gain": gain, "se": se, "t": _ratio(gain, se)}
+
+
+def _rank(t):
+    return -np.inf if np.isnan(t) else t
+
+
+def halve(t, alive, *, control=0, t_drop=2.0, keep_fraction=0.5):
+    """Successive halving: which alive arms go on.
+
+    Challengers (alive arms other than the control) with ``t < -t_drop`` are
+    dropped; of the rest, the ``ceil(keep_fraction * m)`` with the largest t go
+    on (``m``: challengers alive before; ties to the earlier arm, NaN t last).
+    The control always goes on and does not count against the cap: it is
+    what every gain is measured against. Rounding up keeps a lone
+    challenger unless its t drops it.
+
+    Parameters
+    ----------
+    t : array-like of shape (n_arms,) or dict of int to float
+        t of each alive arm, indexed by arm.
+    alive : list of int
+    control : int, default=0
+    t_drop : float, default=2.0
+    keep_fraction : float in (0, 1], default=0.5
+
+    Returns
+    -------
+    survivors, dropped : list of int (sorted)
+    """
+    challengers = [a for a in alive if a != control]
+    cap = math.ceil(keep_fraction * len(challengers))
+    eligible = [a for a in challengers if not t[a] < -t_drop]
+    kept = sorted(eligible, key=lambda a: (-_rank(t[a]), a))[:cap]
+    survivors = sorted(set(kept) | ({control} & set(alive)))
+    return survivors, sorted(set(alive) - set(survivors))
+
+
+def select_arm(gain, se, candidates, *, c=1.0, control=0):
+    """The kept arm: the best candidate if its gain exceeds ``c`` SEs, else the control.
+
+    The best candidate has the largest gain over the control (the lowest
+    error); ties go to the larger t, then to the earlier arm. NaN gains are
+    never best, and a NaN comparison never moves.
+
+    Parameters
+    ----------
+    gain, se : array-like of shape (n_arms,)
+    candidates : list of int
+        The arms scored at the end (the survivors); the control is skipped.
+    c : float, default=1.0
+    control : int, default=0
+
+    Returns
+    -------
+    kept : int
+    best : int or None
+        The best candidate (None when there is none).
+    """
+    gain, se = np.asarray(gain, dtype=float), np.asarray(se, dtype=float)
+    t = _ratio(gain, se)
+    pool = [a for a in candidates if a != control and not np.isnan(gain[a])]
+    if not pool:
+        return control, None
+    best = min(pool, key=lambda a: (-gain[a], -_rank(t[a]), a))
+    return (best if gain[best] > c * se[best] else control), best
+
+
+def _take(ensemble, copies, template, optimizer=None, make_optimizer=None):
+    """A :class:`FoldEnsemble` of ``copies`` only, with their optimiser state (exactly)."""
+    index = torch.as_tensor(copies, dtype=torch.long, device=next(ensemble.parameters()).device)
+    out = FoldEnsemble(template, len(copies)).to(index.device)
+    with torch.no_grad():
+        for new, old in zip(out.parameters(), ensemble.parameters()):
+            new.copy_(old[index])
+        for new, old in zip(out.buffers(), ensemble.buffers()):
+            new.copy_(old[index])
+    if optimizer is None:
+        return out, None
+    # Moments are sliced like their parameter; the step count is shared.
+    new_opt = make_optimizer(out.parameters())
+    for new, old in zip(out.parameters(), ensemble.parameters()):
+        new_opt.state[new] = {
+            key: (value[index].clone() if torch.is_tensor(value) and value.shape == old.shape
+                  else value.clone() if torch.is_tensor(value) else value)
+            for key, value in optimizer.state.get(old, {}).items()}
+    return out, new_opt
+
+
+class Tournament:
+    """Train every arm as ``k`` fold copies from one start; halve; choose by paired OOF error.
+
+    Parameters
+    ----------
+    arms : list of Arm
+        Entry 0 is the control.
+    max_epochs : int, default=50
+        Epochs of the longest fold's training rows (:class:`FoldBatches`).
+    max_steps : int or None, default=None
+        Stop after this many optimiser steps instead (checkpoints scale with it).
+    checkpoints : tuple of float, default=(0.4, 0.7)
+        Fractions of the total steps at which the alive arms are scored and
+        halved (:func:`halve`). Noise arms start slowly: keep them >= 0.4.
+    t_drop, keep_fraction : float
+        See :func:`halve`.
+    c : float, default=1.0
+        See :func:`select_arm` (provisional).
+    batch_size : int, default=128
+    optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
+        Must act element-wise (Adam, AdamW, SGD).
+    lr, weight_decay : float
+    noise : {"ball", "gaussian"}, default="ball"
+    soft : bool, default=False
+        See :func:`score_arms`.
+    n_boot : int, default=300
+    random_state : int, default=0
+        Seeds the batch order (as the estimator's generator), the noise
+        stream and the bootstrap; the initial weights are the module's.
+
+    Attributes
+    ----------
+    report_ : dict
+        ``arms`` (per arm: name, loss, loss_params, eps, error, gain, se, t,
+        ``step`` it was last scored at, ``dropped_at``: the checkpoint
+        fraction or None), ``checkpoints`` (fraction, step, alive, dropped),
+        ``c``, ``best``, ``kept``, ``kept_name``, ``moved``, ``steps`` (the
+        optimiser steps the kept arm trained for when scored: the retrain's
+        length), ``steps_per_epoch``.
+    ensembles_ : list of FoldEnsemble
+        Each arm's k fold networks as they were when last scored.
+    """
+
+    def __init__(self, arms, *, max_epochs=50, max_steps=None, checkpoints=(0.4, 0.7),
+                 t_drop=2.0, keep_fraction=0.5, c=1.0, batch_size=128,
+                 optimizer=torch.optim.Adam, lr=1e-3, weight_decay=0.0, noise="ball",
+                 soft=False, n_boot=300, random_state=0):
+        self.arms, self.max_epochs, self.max_steps = list(arms), max_epochs, max_steps
+        self.checkpoints, self.t_drop, self.keep_fraction = checkpoints, t_drop, keep_fraction
+        self.c, self.batch_size, self.optimizer = c, batch_size, optimizer
+        self.lr, self.weight_decay, self.noise = lr, weight_decay, noise
+        self.soft, self.n_boot, self.random_state = soft, n_boot, random_state
+
+    def fit(self, module, X, y, folds, sample_weight=None, counts=None):
+        """Run the tournament.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            The network; its weights start every copy.
+        X : torch.Tensor of shape (n_samples, n_features)
+        y : torch.Tensor of shape (n_samples,)
+        folds : list of (train_rows, valid_rows)
+            Validation rows partition the samples.
+        sample_weight : torch.Tensor of shape (n_samples,) or None
+        counts : array-like of shape (n_classes,) or None
+            Class counts the losses are built from (default: those of ``y``).
+
+        Returns
+        -------
+        self
+        """
+        k = len(folds)
+        counts = np.bincount(y.cpu().numpy()) if counts is None else np.asarray(counts)
+        n_classes = len(counts)
+        losses = [make_loss(a.loss, counts, a.loss_params).to(X.device) for a in self.arms]
+        for loss in losses:
+            loss.reduction = "none"  # per-sample losses: fold_mean_loss weighs and averages
+        data = {"X": X} if sample_weight is None else {"X": X, "sample_weight": sample_weight}
+        batches = FoldBatches(data, y, [f[0] for f in folds], self.batch_size,
+                              generator=torch.Generator().manual_seed(self.random_state))
+        total = self.max_steps or self.max_epochs * len(batches)
+        stops = sorted({int(round(f * total)) for f in self.checkpoints} & set(range(1, total)))
+        augmentation = None
+        if any(a.eps is not None for a in self.arms):
+            augmentation = FeatureAugmentation(
+                feature_scale(X), torch.ones(n_classes, device=X.device), self.noise,
+                self.random_state + 1)
+            augmentation.reset()
+        table, lengths = padded_index([f[1] for f in folds], X.device)
+        mask = torch.arange(table.shape[1], device=X.device)[None, :] < lengths[:, None]
+        y_oof = y[table[mask]].cpu().numpy()
+
+        def make_optimizer(params):
+            return self.optimizer(params, lr=self.lr, weight_decay=self.weight_decay)
+
+        alive = list(range(len(self.arms)))
+        ensemble = FoldEnsemble(module, len(alive) * k).to(X.device)
+        optimizer = make_optimizer(ensemble.parameters())
+        self.ensembles_ = [None] * len(self.arms)
+        records, log = [None] * len(self.arms), []
+
+        def score(step):
+            scores = score_arms(self._oof_logits(ensemble, X, table, mask, len(alive)), y_oof,
+                                soft=self.soft, n_boot=self.n_boot,
+                                random_state=[self.random_state, step])
+            for i, a in enumerate(alive):
+                records[a] = {key: float(v[i]) for key, v in scores.items()} | {"step": step}
+                self.ensembles_[a] = _take(ensemble, range(i * k, (i + 1) * k), module)[0]
+            return scores["t"]
+
+        step = 0
+        while step < total:
+            for loss in losses:  # LDAM-DRW and the like follow the epoch
+                if hasattr(loss, "set_epoch"):
+                    loss.set_epoch(step // len(batches))
+            for Xb, yb in batches:
+                inputs = arm_inputs(Xb["X"], yb, [self.arms[a].eps for a in alive], augmentation)
+                logits = ensemble(inputs)
+                batch = yb.shape[1]
+                flat_y = yb.reshape(-1)
+                loss = sum(fold_mean_loss(
+                    losses[a](logits[i * k:(i + 1) * k].reshape(k * batch, -1), flat_y)
+                    .view(k, batch), Xb.get("sample_weight")) for i, a in enumerate(alive))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                step += 1
+                if step in stops:
+                    t = score(step)
+                    survivors, dropped = halve(dict(zip(alive, t)), alive, t_drop=self.t_drop,
+                                               keep_fraction=self.keep_fraction)
+                    log.append({"fraction": step / total, "step": step, "alive": list(alive),
+                                "dropped": dropped})
+                    if dropped:  # the dropped copies leave the forward, loss and optimiser
+                        copies = [i * k + j for i, a in enumerate(alive) if a in survivors
+                                  for j in range(k)]
+                        ensemble, optimizer = _take(ensemble, copies, module, optimizer,
+                                                    make_optimizer)
+                        alive = survivors
+                if step >= total:
+                    break
+        score(step)
+        dropped_at = {a: entry["fraction"] for entry in log for a in entry["dropped"]}
+        gain = [r["gain"] for r in records]
+        se = [r["se"] for r in records]
+        kept, best = select_arm(gain, se, alive, c=self.c)
+        self.report_ = {
+            "arms": [{"name": arm.name, "loss": arm.loss, "loss_params": arm.loss_params,
+                      "eps": arm.eps, **records[a], "dropped_at": dropped_at.get(a)}
+                     for a, arm in enumerate(self.arms)],
+            "checkpoints": log, "c": self.c, "best": best, "kept": kept,
+            "kept_name": self.arms[kept].name, "moved": kept != 0, "steps": step,
+            "steps_per_epoch": len(batches)}
+        return self
+
+    @staticmethod
+    @torch.no_grad()
+    def _oof_logits(ensemble, X, table, mask, n_arms, chunk=1024):
+        """``(n_arms, n_samples, n_classes)``: each sample scored by copies that never saw it."""
+        was_training = ensemble.training
+        ensemble.eval()
+        try:
+            parts = []
+            for start in range(0, table.shape[1], chunk):
+                Xv = X[table[:, start:start + chunk]]
+                out = ensemble(Xv.repeat(n_arms, 1, 1))
+                parts.append(out.view(n_arms, *Xv.shape[:2], -1))
+            return torch.cat(parts, dim=2)[:, mask]
+        finally:
+            ensemble.train(was_training)
+
+    def arm_model(self, a):
+        """Arm ``a``'s fold networks as one model: their mean logits (:class:`FoldAverage`)."""
+        ensemble = self.ensembles_[a]
+        return FoldAverage(ensemble, ensemble.n_folds)

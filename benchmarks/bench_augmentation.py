@@ -242,7 +242,7 @@ def figure(results, sets, path, row="personalized_error"):
 
     from sklearn_autobalance._augmentation import DEFAULT_EPS
 
-    fig, axes = plt.subplots(1, len(sets), figsize=(3.2 * len(sets), 3.0), squeeze=False)
+    fig, axes = plt.subplots(1, len(sets), figsize=(3.2 * len(sets), 3.4), squeeze=False)
     for ax, s in zip(axes[0], sets):
         for r in results:
             if r["set"] == s and r["row"] == row and "last_eps" in r:
@@ -252,13 +252,19 @@ def figure(results, sets, path, row="personalized_error"):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        # Ticks at 1, 2 and 5 per decade, as plain numbers: the strengths often span
+        # less than one decade, which would leave a log axis without labels.
+        ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.axhline(DEFAULT_EPS, color="grey", lw=0.8, ls="--")
+        ax.axhline(DEFAULT_EPS, color="grey", lw=0.8, ls="--",
+                   label=f"start of the search ({DEFAULT_EPS:g})")
         ax.set_title(s)
-        ax.set_xlabel("class frequency (train)")
-    axes[0][0].set_ylabel("learned eps (last search epoch)")
+        ax.set_xlabel("class frequency (share of training rows)")
+    axes[0][0].set_ylabel("learned noise strength eps\n(feature std units, last search epoch)")
     axes[0][-1].legend(fontsize=7)
-    fig.suptitle(f"{ROW_LABELS[row]}: strength per class (dashed: the start, {DEFAULT_EPS:g})",
+    fig.suptitle(f"Learned feature-noise strength per class against class frequency "
+                 f"({ROW_LABELS[row]}; one point per class and seed; a parameter, not a score)",
                  fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -253,7 +253,8 @@ class Tournament:
     report_ : dict
         ``arms`` (per arm: name, loss, loss_params, eps, error, gain, se, t,
         ``step`` it was last scored at, ``dropped_at``: the checkpoint
-        fraction or None), ``checkpoints`` (fraction, step, alive, dropped),
+        fraction or None; the gain is over the control scored at that same
+        step), ``checkpoints`` (fraction, step, alive, dropped),
         ``c``, ``best``, ``kept``, ``kept_name``, ``moved``, ``steps`` (the
         optimiser steps the kept arm trained for when scored: the retrain's
         length), ``steps_per_epoch``.

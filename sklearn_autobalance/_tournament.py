@@ -54,7 +54,7 @@ class Arm:
 
 
 def default_arms():
-    """The candidate arms of issue 22; entry 0, LA, is the control.
+    """The candidate arms: LA (entry 0, the control), stronger LA, VS, noise, balanced CE, LDAM.
 
     Returns
     -------

@@ -22,7 +22,7 @@ Figure 5, group-balanced error (left) and DEO (right) against the
 misclassification rate (log axis), one curve per family, each point labelled
 with its weight; an arrow points to the lower left, the better corner.
 
-Run from the command line (``--n-jobs 2`` by default; about 30 s on two
+Run from the command line (``--n-jobs 2`` by default; about a minute on two
 otherwise idle CPU cores)::
 
     python examples/fairness_tradeoff.py [--seed 0] [--n-features 32] [--out PATH]

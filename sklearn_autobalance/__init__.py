@@ -3,7 +3,7 @@
 Estimators: :class:`AutoBalanceClassifier` (AutoBalance, Li et al. 2021),
 :class:`AnyLossClassifier` (AnyLoss, Han et al. 2024).
 Plotting (matplotlib optional): :class:`LearnedLossDisplay`.
-Warnings: :class:`NoGainWarning` (a search kept its initial loss).
+Warnings: :class:`NoGainWarning` (a group objective's search kept its initial loss).
 Submodules: :mod:`sklearn_autobalance.losses`, :mod:`sklearn_autobalance.metrics`,
 :mod:`sklearn_autobalance.datasets`.
 """

@@ -106,7 +106,7 @@ def test_survivors_and_dropped_arms_stay_exact_through_halving(data):
     # the optimiser; the survivors' Adam state must be carried over exactly.
     module0 = _module()
     arms = [Arm("la"), Arm("la_tau2", "la", {"tau": 2.0}), Arm("vs", "vs"), Arm("ldam", "ldam")]
-    tour = _fit(data, arms, module0, max_steps=8, checkpoints=(0.5,))
+    tour = _fit(data, arms, module0, max_steps=8, checkpoints=(0.5,), keep_fraction=0.5)
     (entry,) = tour.report_["checkpoints"]
     assert entry["step"] == 4 and len(entry["dropped"]) == 1
     for a in range(len(arms)):
@@ -136,16 +136,19 @@ def test_noise_arms_share_one_draw(data):
 
 def test_halving_keeps_control_respects_threshold_and_cap():
     t = np.array([-10.0, 3.0, -2.5, 1.0, 0.5, np.nan, 2.0])
-    survivors, dropped = halve(t, list(range(7)))
-    # Arm 2 falls below -2; 6 challengers -> 3 kept, by t, NaN last; the
-    # control (here with a bad t) is kept and not counted.
+    # By default no cap: only arm 2 falls (below -2); the control, with a bad t, stays.
+    assert halve(t, list(range(7))) == ([0, 1, 3, 4, 5, 6], [2])
+    survivors, dropped = halve(t, list(range(7)), keep_fraction=0.5)
+    # With a cap of half: 6 challengers -> 3 kept, by t, NaN last; the control
+    # is kept and not counted.
     assert survivors == [0, 1, 3, 6] and dropped == [2, 4, 5]
-    assert halve(t, [0, 2, 3], t_drop=3.0) == ([0, 3], [2])  # cap ceil(1) = 1
+    assert halve(t, [0, 2, 3], t_drop=3.0, keep_fraction=0.5) == ([0, 3], [2])  # ceil(1) = 1
     assert halve({0: 0.0, 4: -2.0}, [0, 4]) == ([0, 4], [])  # t = -2 is not below -2
     assert halve({0: 0.0, 4: -2.1}, [0, 4]) == ([0], [4])
     assert halve({0: 0.0}, [0]) == ([0], [])
     # Ties go to the earlier arm.
-    assert halve(np.array([0.0, 1.0, 1.0, 1.0]), [0, 1, 2, 3]) == ([0, 1, 2], [3])
+    assert halve(np.array([0.0, 1.0, 1.0, 1.0]), [0, 1, 2, 3], keep_fraction=0.5) == (
+        [0, 1, 2], [3])
 
 
 def test_selection():
@@ -171,7 +174,7 @@ def test_selection():
 def test_report_accounts_for_every_arm(data):
     arms = default_arms()
     assert arms[0] == Arm("la") and len({a.name for a in arms}) == len(arms)
-    tour = _fit(data, arms, max_epochs=3, checkpoints=(0.4, 0.7))
+    tour = _fit(data, arms, max_epochs=3, checkpoints=(0.4, 0.7), keep_fraction=0.5)
     report = tour.report_
     total = 3 * report["steps_per_epoch"]
     assert report["steps"] == total
@@ -190,7 +193,7 @@ def test_report_accounts_for_every_arm(data):
         else:
             assert record["dropped_at"] is None and record["step"] == total
     assert report["arms"][0]["gain"] == 0 and report["arms"][0]["t"] == 0
-    assert report["kept"] not in dropped and report["c"] == 1.0
+    assert report["kept"] not in dropped and report["c"] == 1.5
     assert report["moved"] == (report["kept"] != 0)
     assert report["kept_name"] == arms[report["kept"]].name
     assert all(e is not None for e in tour.ensembles_)

@@ -133,19 +133,12 @@ def make_dev(name, seed):
 
 def _scores(logits, y, soft, seed, step, n_boot=300):
     """The tournament's scores of ``logits`` and the gain replicates (same bootstrap seed)."""
-    import torch
-
     from sklearn_autobalance._selection import bootstrap_errors
-    from sklearn_autobalance._tournament import score_arms
+    from sklearn_autobalance._tournament import arm_predictions, score_arms
 
     scores = score_arms(logits, y, soft=soft, n_boot=n_boot, random_state=[seed, step])
-    if soft:
-        p = torch.softmax(logits.double(), dim=-1).cpu().numpy()
-        pred = 1.0 - p[:, np.arange(len(y)), y]
-    else:
-        pred = logits.argmax(-1).cpu().numpy()
-    full, reps = bootstrap_errors(pred, y, name="balanced", n_boot=n_boot,
-                                  random_state=[seed, step])
+    full, reps = bootstrap_errors(arm_predictions(logits, y, soft), y, name="balanced",
+                                  n_boot=n_boot, random_state=[seed, step])
     assert np.allclose(full, scores["error"])
     return {key: v.tolist() for key, v in scores.items()}, (reps[0] - reps)
 

@@ -99,6 +99,25 @@ def _ratio(gain, se):
     return np.where((se == 0) & (gain == 0), 0.0, t)
 
 
+def arm_predictions(logits, y, soft=False):
+    """What the bootstrap scores: each arm's predicted class, or its expected error ``1 - p(y | x)``.
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (n_arms, n_samples, n_classes)
+    y : ndarray of shape (n_samples,)
+    soft : bool, default=False
+
+    Returns
+    -------
+    predictions : ndarray of shape (n_arms, n_samples)
+    """
+    if soft:
+        p = torch.softmax(logits.double(), dim=-1).cpu().numpy()
+        return 1.0 - p[:, np.arange(len(y)), y]
+    return logits.argmax(-1).cpu().numpy()
+
+
 def score_arms(logits, y, *, control=0, soft=False, n_boot=300, random_state=None):
     """Balanced error of every arm, its gain over the control, the paired SE of the gain, t.
 
@@ -120,13 +139,8 @@ def score_arms(logits, y, *, control=0, soft=False, n_boot=300, random_state=Non
         ``error``, ``gain`` (control error - arm error), ``se``, ``t`` (gain / se).
     """
     y = np.asarray(y)
-    if soft:
-        p = torch.softmax(logits.double(), dim=-1).cpu().numpy()
-        pred = 1.0 - p[:, np.arange(len(y)), y]
-    else:
-        pred = logits.argmax(-1).cpu().numpy()
-    full, reps = bootstrap_errors(pred, y, name="balanced", n_boot=n_boot,
-                                  random_state=random_state)
+    full, reps = bootstrap_errors(arm_predictions(logits, y, soft), y, name="balanced",
+                                  n_boot=n_boot, random_state=random_state)
     gain = full[control] - full
     se = (reps[control] - reps).std(axis=1, ddof=1)
     return {"error": full, "gain": gain, "se": se, "t": _ratio(gain, se)}

@@ -215,14 +215,6 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         layer (exact for a linear model, cheap) or all of them.
     hyper_batch_size : int or None, default=None
         Validation samples per hyper-step; None uses ``4 * batch_size``.
-    hyper_step : {"raw", "normalized"}, default="raw"
-        "raw": SGD with momentum on the clipped hyper-gradient (``hyper_lr``
-        scales the gradient); "normalized": the hyper-gradient is first
-        divided by a running RMS of its norm, so that ``hyper_lr`` is a step
-        length in the loss coordinates whatever the gradient's scale (it
-        shrinks by orders of magnitude once the network fits its training
-        set). On our development sets neither moved the loss measurably more
-        often past the paired selection (``docs/benchmarks.md``).
     cv : "auto", int >= 2 or None, default="auto"
         "auto": 3, except for the network search with ``sensitive_features``
         (``output_layer="network"``), where it is None (the 50/50 split of
@@ -336,7 +328,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         the final heads are refit on their whole folds with it. The search-run
         parameters (``warmup_fraction``, ``hyper_lr``, ``hyper_interval``,
         ``neumann_steps``, ``damping``, ``max_grad_norm``, ``implicit_params``,
-        ``hyper_batch_size``, ``hyper_step``, ``validation_fraction``) do not
+        ``hyper_batch_size``, ``validation_fraction``) do not
         apply; ``augmentation``, ``early_stopping``, ``cv=None`` and ``refit``
         False or "final" are refused. The module's output must be its last
         ``nn.Linear``. "auto": "crossfit" for a searched group objective on a
@@ -475,7 +467,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                  search="auto", init="la", init_params=None, validation_fraction="auto",
                  warmup_fraction=0.4, hyper_lr=0.01, hyper_interval="auto", neumann_steps=5,
                  damping=0.01, max_grad_norm=1.0, dictionary="log_prior", cluster_size="auto", implicit_params="last",
-                 hyper_batch_size=None, hyper_step="raw", cv="auto", selection="auto", significance=0.05,
+                 hyper_batch_size=None, cv="auto", selection="auto", significance=0.05,
                  refit=True, fairness_weight=0.9, augmentation=None, augmentation_params=None,
                  output_layer="auto", error_tolerance=0.01):
         super().__init__(module=module, hidden_layer_sizes=hidden_layer_sizes,
@@ -499,7 +491,6 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         self.cluster_size = cluster_size
         self.implicit_params = implicit_params
         self.hyper_batch_size = hyper_batch_size
-        self.hyper_step = hyper_step
         self.cv = cv
         self.selection = selection
         self.significance = significance
@@ -561,9 +552,6 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             raise ValueError(
                 f"selection must be 'auto' or one of {SELECTIONS}; got {self.selection!r}")
         _check_float(self.significance, "significance", 0.0, 1.0, True, True)
-        if self.hyper_step not in ("raw", "normalized"):
-            raise ValueError(
-                f"hyper_step must be 'raw' or 'normalized'; got {self.hyper_step!r}")
         _check_float(self.error_tolerance, "error_tolerance")
         if self.output_layer not in OUTPUT_LAYERS:
             raise ValueError(f"output_layer must be one of {OUTPUT_LAYERS}; "
@@ -774,7 +762,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             selection_metric=selection_metric, curvature_generator=self._curvature_generator,
             selection_key=metric_key,
             patience=(self.n_iter_no_change, self.tol) if self.early_stopping else None,
-            watch_warmup=bool(self.verbose), step_rule=self.hyper_step,
+            watch_warmup=bool(self.verbose),
             soft_selection=self._selection == "paired_soft",
         )
         rule = {"paired": f"{metric_name}, paired against the initial loss",

@@ -174,19 +174,15 @@ class LossSearch(Callback):
     soft_selection : bool, default=False
         Keep, for :meth:`select_paired`, each validation sample's expected
         0-1 error ``1 - p(y | x)`` instead of its predicted class.
-    step_rule : {"raw", "normalized"}, default="raw"
-        "raw": SGD with momentum on the (clipped) hyper-gradient;
-        "normalized": the hyper-gradient divided by a running RMS of its
-        norm first, so that ``hyper_lr`` is a step length.
     """
 
     def __init__(self, space, objective, design, *, start_epoch, hyper_interval,
                  hyper_lr, neumann_steps, damping, max_grad_norm, hyper_batch_size,
                  generator, selection_metric=None, curvature_generator=None,
                  selection_key="selection", patience=None, watch_warmup=False,
-                 step_rule="raw", soft_selection=False):
+                 soft_selection=False):
         self.space, self.objective, self.design = space, objective, design
-        self.step_rule, self.soft_selection = step_rule, soft_selection
+        self.soft_selection = soft_selection
         self.selection_metric = selection_metric
         self.selection_key, self.patience = selection_key, patience
         self.watch_warmup = watch_warmup
@@ -202,7 +198,7 @@ class LossSearch(Callback):
         self.optimizer_ = torch.optim.SGD(
             list(self.space.hparams.values()), lr=self.hyper_lr, momentum=0.9)
         self.steps_, self.records_ = 0, []
-        self.grad_rms_sq_ = self.eps_rms_sq_ = None
+        self.eps_rms_sq_ = None
         # Hyper-batches are drawn on the data's device (no host round trip per
         # hyper-step), from a generator seeded by the estimator's.
         seed = int(torch.randint(2**62, (1,), generator=self.generator))
@@ -256,18 +252,6 @@ class LossSearch(Callback):
             grads = self._normalize_strength_gradient(grads)
         for h, g in zip(hparams, grads):
             h.grad = g.detach()
-        if self.step_rule == "normalized":
-            # Divide by a running RMS of the hyper-gradient's norm: the step
-            # is then ``hyper_lr`` in coordinate units whatever the scale of
-            # the gradient (which shrinks by orders of magnitude once the
-            # network fits its training data), while the momentum still
-            # averages the direction over steps.
-            norm_sq = sum((g.detach() ** 2).sum() for g in grads)
-            self.grad_rms_sq_ = norm_sq if self.grad_rms_sq_ is None else (
-                0.9 * self.grad_rms_sq_ + 0.1 * norm_sq)
-            scale = 1.0 / (self.grad_rms_sq_.sqrt() + 1e-12)
-            for h in hparams:
-                h.grad = h.grad * scale
         # The strengths are clipped apart from the loss coordinates: their
         # normalised gradient must not shrink the loss's step.
         for part in self._clip_groups():

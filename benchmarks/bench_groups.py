@@ -62,9 +62,7 @@ network, epochs, batch size and learning rate for every neural row of a set):
   training only, like the AutoBalance rows;
 - AutoBalance: ``ab_deo`` (``objective="deo"``, ``fairness_weight=0.9`` as the
   paper's Table 3) and ``ab_group_balanced`` (``objective="group_balanced"``),
-  both otherwise with the estimator's defaults; ``ab_deo_final``: ``ab_deo``
-  with ``refit="final"`` (the kept loss from the first retraining step instead
-  of the search's loss schedule); ``ab_deo_norefit``: ``ab_deo`` with
+  both otherwise with the estimator's defaults; ``ab_deo_norefit``: ``ab_deo`` with
   ``refit=False`` (the search network, trained on S_T only, is kept).
 
 Examples
@@ -94,7 +92,7 @@ import _common  # noqa: E402
 ALL_SETS = ["waterbirds_like", "hmda", "default", "wage", "hmda_aware", "default_aware"]
 ALL_ROWS = ["ce", "group_balanced", "group_la", "blend_deo", "blend_gb", "blend_gla",
             "group_dro", "eg", "to", "dfr", "ab_deo", "ab_group_balanced", "ab_deo_network",
-            "ab_deo_final", "ab_deo_norefit"]
+            "ab_deo_norefit"]
 QUICK_ROWS = ["ce", "group_balanced", "group_la", "ab_deo"]
 ROW_LABELS = {
     "ce": "CE",
@@ -110,7 +108,6 @@ ROW_LABELS = {
     "ab_deo": "AutoBalance, objective=\"deo\" (fairness_weight 0.9)",
     "ab_group_balanced": "AutoBalance, objective=\"group_balanced\"",
     "ab_deo_network": "AutoBalance, objective=\"deo\", output_layer=\"network\" (the earlier default)",
-    "ab_deo_final": "AutoBalance, objective=\"deo\", refit=\"final\"",
     "ab_deo_norefit": "AutoBalance, objective=\"deo\", refit=False",
 }
 #: Default network per set (hidden_layer_sizes), see the module docstring.
@@ -206,7 +203,7 @@ def make_model(row, seed, hidden, args):
         return AutoBalanceClassifier(objective="deo", fairness_weight=0.9, **common)
     if row.startswith("ab_deo_"):
         # The network search of the earlier defaults (output_layer="network").
-        refit = {"ab_deo_network": True, "ab_deo_final": "final", "ab_deo_norefit": False}[row]
+        refit = {"ab_deo_network": True, "ab_deo_norefit": False}[row]
         return AutoBalanceClassifier(objective="deo", fairness_weight=0.9, refit=refit,
                                      output_layer="network", **common)
     if row == "ab_group_balanced":

@@ -265,10 +265,10 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     significance : float in (0, 1), default=0.05
         False-move rate of ``selection="paired"``: the chance of leaving the
         initial loss when no searched candidate is better.
-    refit : bool or {"schedule", "final"}, default=True
+    refit : bool, default=True
         How the final network is trained once the search has chosen its loss:
 
-        - True or "schedule": a fresh network (the search's initial weights)
+        - True: a fresh network (the search's initial weights)
           trains on all the data and follows the loss of the search run epoch
           by epoch (the initial loss through the warm-up, then the searched
           loss each epoch started with) up to the epoch whose end scored the
@@ -276,9 +276,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
           loss gradually; a network trained on it from the first step can end
           far from where the search network was scored when the kept loss lies
           far from the initial one (the group objectives on
-          ``make_waterbirds_like``: see ``docs/benchmarks.md``);
-        - "final": the kept loss from the first epoch (Algorithm 1 as the
-          paper writes it);
+          ``make_waterbirds_like``: see ``docs/studies/group_network_search.md``);
         - False: no retraining; the search network (trained on S_T only) is
           kept.
     fairness_weight : float in [0, 1], default=0.9
@@ -329,8 +327,8 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         parameters (``warmup_fraction``, ``hyper_lr``, ``hyper_interval``,
         ``neumann_steps``, ``damping``, ``max_grad_norm``, ``implicit_params``,
         ``hyper_batch_size``, ``validation_fraction``) do not
-        apply; ``augmentation``, ``early_stopping``, ``cv=None`` and ``refit``
-        False or "final" are refused. The module's output must be its last
+        apply; ``augmentation``, ``early_stopping``, ``cv=None`` and
+        ``refit=False`` are refused. The module's output must be its last
         ``nn.Linear``. "auto": "crossfit" for a searched group objective on a
         module with layers before its output layer, "network" otherwise (a
         linear model does not interpolate, and on two development copies the
@@ -545,9 +543,10 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             raise ValueError(f"implicit_params must be 'last' or 'all'; got {self.implicit_params!r}")
         if self.hyper_batch_size is not None:
             _check_int(self.hyper_batch_size, "hyper_batch_size")
-        if not (isinstance(self.refit, bool) or self.refit in ("schedule", "final")):
+        if not isinstance(self.refit, (bool, np.bool_)):
             raise ValueError(
-                f"refit must be True, False, 'schedule' or 'final'; got {self.refit!r}")
+                f"refit must be True (retrain along the search's loss schedule) or False; "
+                f"got {self.refit!r}")
         if self.selection != "auto" and self.selection not in SELECTIONS:
             raise ValueError(
                 f"selection must be 'auto' or one of {SELECTIONS}; got {self.selection!r}")
@@ -646,7 +645,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             "augmentation": (self.augmentation is not None,
                              f"augmentation={self.augmentation!r}; use augmentation=None"),
             "early_stopping": (self.early_stopping, "early_stopping=True"),
-            "refit": (self.refit in (False, "final"), f"refit={self.refit!r}; the final model "
+            "refit": (not self.refit, f"refit={self.refit!r}; the final model "
                       "is the ensemble of the fold networks with their heads, never retrained"),
         }
         chosen = (", which output_layer='auto' chooses for a searched group objective"
@@ -815,7 +814,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         if self.augmentation is not None:
             self._say(f"augmentation strengths kept: eps "
                       f"{self._describe_eps(self.augmentation_params_['eps'])}")
-        if self.refit is False:
+        if not self.refit:
             if not isinstance(design, SingleSplit):
                 # The searched copy as a plain network; with cv, the mean of the
                 # fold networks' logits.
@@ -826,7 +825,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                 net = self._make_net(final.to(self._device), module=module).initialize()
                 net.history_ = search_net.history_
             return net
-        replay = self.refit != "final" and not kept_initial
+        replay = not kept_initial
         schedule = search.loss_schedule() if replay else []
         if paired and not kept_initial:
             # The kept candidate beat the initial loss trained for the whole

@@ -27,6 +27,8 @@ from .losses._registry import GROUP_LOSSES, LOSSES, PARAMETRIC_LOSSES, make_loss
 
 
 SELECTIONS = ("paired", "paired_soft", "error", "objective")
+HYPERGRADIENT_DEFAULTS = {"neumann_steps": 5, "damping": 0.01, "max_grad_norm": 1.0,
+                          "hyper_batch_size": None, "implicit_params": "last"}
 OUTPUT_LAYERS = ("auto", "network", "crossfit")
 
 # What the 0-1 selection metric of each objective is, for messages and history keys.
@@ -193,13 +195,16 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         Training steps between hyper-steps. "auto" takes about five
         hyper-steps per epoch (at least one step apart), so that small data
         sets get as many hyper-steps per epoch as large ones.
-    neumann_steps : int, default=5
-        Terms of the Neumann series (paper code: 5).
-    damping : float, default=0.01
-        Hessian damping in the Neumann series; keeps the inverse bounded on
-        flat directions.
-    max_grad_norm : float, default=1.0
-        Clipping of the hyper-gradient norm before the hyper-step.
+    hypergradient_params : dict or None, default=None
+        Rarely touched settings of the implicit hyper-gradient, by key (the
+        defaults in brackets): ``"neumann_steps"`` (5, the paper code's terms
+        of the Neumann series), ``"damping"`` (0.01, Hessian damping that keeps
+        the inverse bounded on flat directions), ``"max_grad_norm"`` (1.0,
+        clipping of the hyper-gradient norm before the hyper-step),
+        ``"hyper_batch_size"`` (None: ``4 * batch_size`` validation samples
+        per hyper-step) and ``"implicit_params"`` (``"last"``: the implicit
+        function over the output layer, exact for a linear model and cheap;
+        ``"all"``: over every network parameter).
     dictionary : {"log_prior", "clusters"}, default="log_prior"
         How each searched part is parametrised (paper 2.2, dictionary
         ``D_pi``): "log_prior" moves it along ``log(pi_k / pi_max)``, one scalar
@@ -210,11 +215,6 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     cluster_size : int or "auto", default="auto"
         Classes per frequency cluster ("auto": 1 up to 10 classes, about ten
         clusters up to 100, at most 20 per cluster beyond; paper 2.2).
-    implicit_params : {"last", "all"}, default="last"
-        Network parameters of the implicit-function hyper-gradient: the output
-        layer (exact for a linear model, cheap) or all of them.
-    hyper_batch_size : int or None, default=None
-        Validation samples per hyper-step; None uses ``4 * batch_size``.
     cv : "auto", int >= 2 or None, default="auto"
         "auto": 3, except for the network search with ``sensitive_features``
         (``output_layer="network"``), where it is None (the 50/50 split of
@@ -325,9 +325,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         "paired") among those 40 steps against the initial loss's heads, and
         the final heads are refit on their whole folds with it. The search-run
         parameters (``warmup_fraction``, ``hyper_lr``, ``hyper_interval``,
-        ``neumann_steps``, ``damping``, ``max_grad_norm``, ``implicit_params``,
-        ``hyper_batch_size``, ``validation_fraction``) do not
-        apply; ``augmentation``, ``early_stopping``, ``cv=None`` and
+        ``hypergradient_params``, ``validation_fraction``) do not apply; ``augmentation``, ``early_stopping``, ``cv=None`` and
         ``refit=False`` are refused. The module's output must be its last
         ``nn.Linear``. "auto": "crossfit" for a searched group objective on a
         module with layers before its output layer, "network" otherwise (a
@@ -463,9 +461,8 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                  n_threads="auto", random_state=None, verbose=0, callbacks=None,
                  early_stopping=False, n_iter_no_change=10, tol=1e-4, objective="balanced",
                  search="auto", init="la", init_params=None, validation_fraction="auto",
-                 warmup_fraction=0.4, hyper_lr=0.01, hyper_interval="auto", neumann_steps=5,
-                 damping=0.01, max_grad_norm=1.0, dictionary="log_prior", cluster_size="auto", implicit_params="last",
-                 hyper_batch_size=None, cv="auto", selection="auto", significance=0.05,
+                 warmup_fraction=0.4, hyper_lr=0.01, hyper_interval="auto", hypergradient_params=None,
+                 dictionary="log_prior", cluster_size="auto", cv="auto", selection="auto", significance=0.05,
                  refit=True, fairness_weight=0.9, augmentation=None, augmentation_params=None,
                  output_layer="auto", error_tolerance=0.01):
         super().__init__(module=module, hidden_layer_sizes=hidden_layer_sizes,
@@ -482,13 +479,9 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         self.warmup_fraction = warmup_fraction
         self.hyper_lr = hyper_lr
         self.hyper_interval = hyper_interval
-        self.neumann_steps = neumann_steps
-        self.damping = damping
-        self.max_grad_norm = max_grad_norm
+        self.hypergradient_params = hypergradient_params
         self.dictionary = dictionary
         self.cluster_size = cluster_size
-        self.implicit_params = implicit_params
-        self.hyper_batch_size = hyper_batch_size
         self.cv = cv
         self.selection = selection
         self.significance = significance
@@ -498,6 +491,27 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         self.augmentation_params = augmentation_params
         self.output_layer = output_layer
         self.error_tolerance = error_tolerance
+
+    def _check_hypergradient_params(self):
+        """``hypergradient_params`` with its defaults filled in, each value checked."""
+        params = self.hypergradient_params
+        if params is not None and not isinstance(params, dict):
+            raise TypeError(f"hypergradient_params must be a dict or None; got {params!r}")
+        unknown = sorted(set(params or {}) - set(HYPERGRADIENT_DEFAULTS))
+        if unknown:
+            raise ValueError(f"hypergradient_params has unknown keys {unknown}; the keys are "
+                             f"{sorted(HYPERGRADIENT_DEFAULTS)}")
+        out = {**HYPERGRADIENT_DEFAULTS, **(params or {})}
+        _check_int(out["neumann_steps"], "hypergradient_params['neumann_steps']", minimum=0)
+        _check_float(out["damping"], "hypergradient_params['damping']")
+        _check_float(out["max_grad_norm"], "hypergradient_params['max_grad_norm']",
+                     low_open=True)
+        if out["hyper_batch_size"] is not None:
+            _check_int(out["hyper_batch_size"], "hypergradient_params['hyper_batch_size']")
+        if out["implicit_params"] not in ("last", "all"):
+            raise ValueError("hypergradient_params['implicit_params'] must be 'last' or 'all'; "
+                             f"got {out['implicit_params']!r}")
+        return out
 
     def _check_params(self):
         objectives = CLASS_OBJECTIVES + GROUP_OBJECTIVES
@@ -530,19 +544,13 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         _check_float(self.hyper_lr, "hyper_lr", low_open=True)
         if self.hyper_interval != "auto":
             _check_int(self.hyper_interval, "hyper_interval")
-        _check_int(self.neumann_steps, "neumann_steps", minimum=0)
-        _check_float(self.damping, "damping")
-        _check_float(self.max_grad_norm, "max_grad_norm", low_open=True)
+        self._hypergradient = self._check_hypergradient_params()
         _check_float(self.fairness_weight, "fairness_weight", 0.0, 1.0)
         if self.dictionary not in ("log_prior", "clusters"):
             raise ValueError(
                 f"dictionary must be 'log_prior' or 'clusters'; got {self.dictionary!r}")
         if self.cluster_size != "auto":
             _check_int(self.cluster_size, "cluster_size")
-        if self.implicit_params not in ("last", "all"):
-            raise ValueError(f"implicit_params must be 'last' or 'all'; got {self.implicit_params!r}")
-        if self.hyper_batch_size is not None:
-            _check_int(self.hyper_batch_size, "hyper_batch_size")
         if not isinstance(self.refit, (bool, np.bool_)):
             raise ValueError(
                 f"refit must be True (retrain along the search's loss schedule) or False; "
@@ -711,19 +719,19 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                              n_classes, n_groups)
             if paired:  # one fold network and its control twin
                 design = CrossFit((full_X, full_y), [(train_idx, val_idx)],
-                                  self.implicit_params, names, control=True)
+                                  self._hypergradient["implicit_params"], names, control=True)
             else:
                 design = SingleSplit(self._subset(full_X, full_y, train_idx),
                                      self._subset(full_X, full_y, val_idx,
                                                   keys=("X", "groups")),
-                                     self.implicit_params)
+                                     self._hypergradient["implicit_params"])
             steps_per_epoch = math.ceil(len(train_idx) / self.batch_size)
             where = f"{len(train_idx)} training / {len(val_idx)} validation samples"
         else:
             folds = self._folds(y, groups, rng)
             counts = self.class_counts_  # each fold network sees (k-1)/k of them
-            design = CrossFit((full_X, full_y), folds, self.implicit_params, names,
-                              control=paired)
+            design = CrossFit((full_X, full_y), folds, self._hypergradient["implicit_params"],
+                              names, control=paired)
             steps_per_epoch = math.ceil(max(len(f[0]) for f in folds) / self.batch_size)
             where = (f"{self._cv} fold networks, each validated on its own fold; all "
                      f"{len(y)} samples scored out of fold")
@@ -754,9 +762,10 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         search = LossSearch(
             space, objective, design,
             start_epoch=warmup, hyper_interval=interval, hyper_lr=self.hyper_lr,
-            neumann_steps=self.neumann_steps, damping=self.damping,
-            max_grad_norm=self.max_grad_norm,
-            hyper_batch_size=self.hyper_batch_size or 4 * self.batch_size,
+            neumann_steps=self._hypergradient["neumann_steps"],
+            damping=self._hypergradient["damping"],
+            max_grad_norm=self._hypergradient["max_grad_norm"],
+            hyper_batch_size=self._hypergradient["hyper_batch_size"] or 4 * self.batch_size,
             generator=self._generator,
             selection_metric=selection_metric, curvature_generator=self._curvature_generator,
             selection_key=metric_key,

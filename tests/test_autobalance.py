@@ -580,6 +580,22 @@ def test_class_with_a_single_sample_when_searching(data, labels):
     # Without a search there is no split: it trains.
     _fast(search=None, max_epochs=1).fit(X, y)
 
+def test_hypergradient_params_reach_the_search(data):
+    # Unset keys keep their defaults; set ones reach the hyper-step (one Neumann term and
+    # the implicit function over every parameter give another search than the defaults).
+    X, y = data
+    default = _fast(max_epochs=4, hyper_lr=0.5, selection="error").fit(X, y)
+    same = _fast(max_epochs=4, hyper_lr=0.5, selection="error",
+                 hypergradient_params={"neumann_steps": 5, "damping": 0.01}).fit(X, y)
+    other = _fast(max_epochs=4, hyper_lr=0.5, selection="error",
+                  hypergradient_params={"neumann_steps": 1, "implicit_params": "all"}).fit(X, y)
+    np.testing.assert_array_equal(default.predict_proba(X), same.predict_proba(X))
+    assert not np.allclose(default.search_history_[-1]["params"]["l"],
+                           other.search_history_[-1]["params"]["l"])
+    with pytest.raises(TypeError, match="hypergradient_params must be a dict"):
+        _fast(hypergradient_params=[("damping", 0.1)]).fit(X, y)
+
+
 @pytest.mark.parametrize("params, match", [
     ({"objective": "f1"}, "objective must be one of"),
     ({"search": "w"}, "search must be None, .auto. or one of"),
@@ -594,6 +610,10 @@ def test_class_with_a_single_sample_when_searching(data, labels):
     ({"hyper_lr": -1.0}, "hyper_lr"),
     ({"validation_fraction": 1.0}, "validation_fraction"),
     ({"refit": "final"}, r"refit must be True \(retrain along the search's loss schedule\) or False"),
+    ({"hypergradient_params": {"neumann_step": 3}}, r"unknown keys \['neumann_step'\]"),
+    ({"hypergradient_params": {"damping": -0.1}}, r"hypergradient_params\['damping'\]"),
+    ({"hypergradient_params": {"implicit_params": "first"}}, "'last' or 'all'"),
+    ({"hypergradient_params": {"hyper_batch_size": 0}}, "hyper_batch_size"),
 ])
 def test_bad_params(data, params, match):
     X, y = data

@@ -325,8 +325,9 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         "paired") among those 40 steps against the initial loss's heads, and
         the final heads are refit on their whole folds with it. The search-run
         parameters (``warmup_fraction``, ``hyper_lr``, ``hyper_interval``,
-        ``hypergradient_params``, ``validation_fraction``) do not apply; ``augmentation``, ``early_stopping``, ``cv=None`` and
-        ``refit=False`` are refused. The module's output must be its last
+        ``hypergradient_params``, ``validation_fraction``) do not apply;
+        ``augmentation``, ``early_stopping``, ``cv=None`` and ``refit=False``
+        are refused. The module's output must be its last
         ``nn.Linear``. "auto": "crossfit" for a searched group objective on a
         module with layers before its output layer, "network" otherwise (a
         linear model does not interpolate, and on two development copies the
@@ -810,9 +811,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         if kept_initial:
             # The fit search=None would make: the initial loss from all the
             # data's counts, and the batch order it would draw.
-            init = make_loss(self.init, self.class_counts_, self.init_params)
-            final = ParametricCrossEntropy(self.class_counts_, w=init.w, l=init.l,
-                                           delta=init.delta, delta_scale=init.delta_scale)
+            final = self._initial_parametric_loss()
         self.loss_params_ = final.effective_params()
         self._report_search(search, warmup, metric_name, len(net.history))
         if kept_initial:
@@ -1155,6 +1154,12 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                        f"of {self.group_probe_auc_:.2f} (1: separable, 0.5: not at all; a "
                        "per-group threshold needs the former)")
         return reason
+
+    def _initial_parametric_loss(self):
+        """The initial loss on all the data's counts, as a member of the parametric family."""
+        init = make_loss(self.init, self.class_counts_, self.init_params)
+        return ParametricCrossEntropy(self.class_counts_, w=init.w, l=init.l, delta=init.delta,
+                                      delta_scale=init.delta_scale)
 
     def _warn_no_gain(self, reason, stacklevel=4):
         """The search kept the initial loss: say so, with what would help.

@@ -10,8 +10,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ._autobalance import SELECTION_METRICS, AutoBalanceClassifier
-from .losses._parametric import ParametricCrossEntropy
-from .losses._registry import PARAMETRIC_LOSSES, make_loss
+from .losses._registry import PARAMETRIC_LOSSES
 
 KINDS = ("loss", "trajectory", "both")
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
@@ -593,7 +592,7 @@ class LearnedLossDisplay:
         if isinstance(init, str) and init in PARAMETRIC_LOSSES:
             initial_name = _INIT_NAMES.get(init, init)
             if loss_params and _validation_records(final.search_history_):
-                initial_params = _initial_loss(init, final, loss_params)
+                initial_params = _initial_loss(final, loss_params)
         report = getattr(final, "selection_report_", None)
         return cls(
             class_frequency=counts / counts.sum(),
@@ -610,16 +609,10 @@ class LearnedLossDisplay:
         ).plot(ax=ax, kind=kind)
 
 
-def _initial_loss(init, estimator, loss_params):
-    """The effective ``l`` and multiplier of the loss ``init`` the search started from,
-    as the estimator builds it; None when it does not match the learned loss's shape."""
-    try:
-        loss = make_loss(init, estimator.class_counts_, estimator.init_params)
-        params = ParametricCrossEntropy(estimator.class_counts_, w=loss.w, l=loss.l,
-                                        delta=loss.delta,
-                                        delta_scale=loss.delta_scale).effective_params()
-    except Exception:  # noqa: BLE001 - a loss the display cannot rebuild: no crosses
-        return None
+def _initial_loss(estimator, loss_params):
+    """The effective ``l`` and multiplier of the loss the search started from, as the
+    estimator builds it; None when it does not match the learned loss's shape."""
+    params = estimator._initial_parametric_loss().effective_params()
     if any(np.shape(params[k]) != np.shape(loss_params[k]) for k in ("l", "delta")):
         return None
     return {k: np.asarray(params[k], dtype=np.float64) for k in ("l", "delta")}

@@ -13,8 +13,9 @@ dicts:
 - the same neural network trained with plain cross-entropy
   (``AutoBalanceClassifier(search=None, init="ce")``) behind no sampler,
   ``RandomOverSampler``, ``SMOTE``, ``ADASYN`` or ``RandomUnderSampler``;
-- ``AutoBalanceClassifier()`` (default search: logit adjustments learned on a
-  validation split of each training fold) and ``AnyLossClassifier`` trained on
+- ``AutoBalanceClassifier()`` (default search: a tournament of candidate
+  losses against logit adjustment, on three cross-fitted folds of each
+  training fold) and ``AnyLossClassifier`` trained on
   the soft G-mean, both without a sampler;
 - imbalanced-learn's ``BalancedRandomForestClassifier`` as the non-neural
   reference.

@@ -8,8 +8,8 @@ On ``make_waterbirds_like`` (Waterbirds' training cell fractions) one
 ``GridSearchCV`` sweeps
 
 - AutoBalance with ``objective="deo"`` (otherwise the estimator's defaults)
-  over ``fairness_weight`` (the weight of CE_deo in the validation objective
-  ``(1 - fw) CE + fw CE_deo``), and
+  over ``objective_params={"fairness_weight": fw}`` (the weight of CE_deo in
+  the validation objective ``(1 - fw) CE + fw CE_deo``), and
 - the training-loss blends ``(1 - lam) CE + lam L_reg`` for L_reg in
   {CE_deo, group-balanced CE, Group-LA} over ``lam``
   (``search=None, init="blend"``),
@@ -95,7 +95,7 @@ print(f"make_waterbirds_like: {len(y)} rows, {X.shape[1]} features, cells (y, pl
 # metadata routing.
 
 grid = [
-    {"clf__fairness_weight": FAIRNESS_WEIGHTS},
+    {"clf__objective_params": [{"fairness_weight": fw} for fw in FAIRNESS_WEIGHTS]},
     {"clf__search": [None], "clf__init": ["blend"],
      "clf__init_params": [{"regularizer": r, "lam": lam}
                           for r in REGULARIZERS for lam in LAMBDAS]},
@@ -126,13 +126,13 @@ print(f"{len(search.cv_results_['params'])} candidates x 3 folds in "
 # Mean over the 3 folds, in percent, all lower is better: the
 # misclassification rate (0-1 error), the group-balanced error (mean of the four cell errors) and
 # the DEO (sum over classes of the gap between the groups' error rates).
-# ``weight`` is ``fairness_weight`` for AutoBalance and ``lam`` for the
-# blends.
+# ``weight`` is ``objective_params["fairness_weight"]`` for AutoBalance and
+# ``lam`` for the blends.
 
 
 def family(params):
-    if "clf__fairness_weight" in params:
-        return "AutoBalance (deo)", params["clf__fairness_weight"]
+    if "clf__objective_params" in params:
+        return "AutoBalance (deo)", params["clf__objective_params"]["fairness_weight"]
     init_params = params["clf__init_params"]
     return REGULARIZERS[init_params["regularizer"]], init_params["lam"]
 

@@ -19,8 +19,9 @@ epochs and seed are compared on the test split:
   fold networks train with the initial loss, and on each fold a linear output
   layer is fit on the penultimate features of the network that did not train
   on it, with a per-cell logit adjustment learned for ``0.1 CE + 0.9 CE_deo``
-  on out-of-fold predictions (the cross-fitted output layer,
-  ``output_layer="auto"``); the model averages the three networks.
+  on out-of-fold predictions (the cross-fitted output layer, chosen
+  automatically for a network with hidden layers); the model averages the
+  three networks.
   The network fits its 512-d training set exactly, so a loss searched on the
   network itself would change none of its decisions; on the heads it acts.
 

@@ -71,6 +71,24 @@ def _check_float(value, name, low=0.0, high=None, low_open=False, high_open=Fals
     return float(value)
 
 
+def checked_dict(params, defaults, name):
+    """``params`` (a dict or None) over ``defaults``; unknown keys raise naming them."""
+    if params is not None and not isinstance(params, dict):
+        raise TypeError(f"{name} must be a dict or None; got {params!r}")
+    unknown = sorted(set(params or {}) - set(defaults))
+    if unknown:
+        raise ValueError(f"{name} has unknown keys {unknown}; the keys are {sorted(defaults)}")
+    return {**defaults, **(params or {})}
+
+
+def class_counts(y, groups, n_classes, n_groups):
+    """Samples per class, or per (class, group) cell: shape (n_classes,) or (n_classes, n_groups)."""
+    if groups is None:
+        return np.bincount(y, minlength=n_classes).astype(np.float64)
+    cells = np.bincount(y * n_groups + groups, minlength=n_classes * n_groups)
+    return cells.reshape(n_classes, n_groups).astype(np.float64)
+
+
 def as_python(value):
     """A NumPy scalar as the Python value it holds (for readable messages)."""
     return value.item() if isinstance(value, np.generic) else value

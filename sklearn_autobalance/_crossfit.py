@@ -8,10 +8,10 @@ are one module whose parameters carry a leading fold dimension
 (:class:`FoldEnsemble`), so one optimiser step updates all k, and one batched
 forward serves all k (``torch.func.vmap``).
 
-The two validation designs of :class:`~sklearn_autobalance._search.LossSearch`
-live here too: :class:`SingleSplit` (S_T / S_V) and :class:`CrossFit` (k
-folds). Each knows how to draw hyper-batches, build the training and
-validation losses of one hyper-step, and score its validation samples.
+The validation design of :class:`~sklearn_autobalance._search.LossSearch`
+lives here too: :class:`CrossFit` (k folds) draws hyper-batches, builds the
+training and validation losses of one hyper-step, and scores its validation
+samples.
 """
 
 import copy
@@ -373,66 +373,6 @@ def _sample_rows(table, lengths, size, generator):
     u = torch.rand(table.shape[0], size, generator=generator, device=table.device)
     pos = (u * lengths[:, None]).long().clamp_max(table.shape[1] - 1)
     return table.gather(1, pos)
-
-
-class SingleSplit:
-    """Validation design with one S_T / S_V split (``cv=None``).
-
-    Parameters
-    ----------
-    train, valid : tuple (X dict of tensors, y tensor)
-    param_scope : {"last", "all"}
-    """
-
-    n_blocks = n_searched = None
-    control = False
-
-    def __init__(self, train, valid, param_scope):
-        self.train, self.valid, self.param_scope = train, valid, param_scope
-        self.device = train[1].device
-
-    @staticmethod
-    def _sample(data, size, generator):
-        X, y = data
-        n = len(y)
-        if size >= n:
-            return {k: dense(v) for k, v in X.items()}, y
-        idx = torch.randint(n, (size,), generator=generator, device=y.device)
-        return {k: dense(v[idx]) for k, v in X.items()}, y[idx]
-
-    def hyper_losses(self, module, space, objective, train_size, valid_size, generator):
-        """Training loss (differentiable in the loss coordinates), validation loss, parameters."""
-        Xv, yv = self._sample(self.valid, valid_size, generator)
-        Xt, yt = self._sample(self.train, train_size, generator)
-        val_loss = objective(module(Xv["X"]), yv, Xv.get("groups"))
-        w, l, delta = space.tensors()
-        x_train = space.augment(Xt["X"], yt, Xt.get("groups"), generator)
-        per_sample = parametric_cross_entropy(
-            module(x_train), yt, w, l, delta, Xt.get("groups"),
-            delta_scale=space.delta_scale, reduction="none")
-        weight = Xt.get("sample_weight")
-        train_loss = (per_sample * weight).mean() if weight is not None else per_sample.mean()
-        return train_loss, val_loss, implicit_parameters(module, self.param_scope)
-
-    @torch.no_grad()
-    def validation_logits(self, module, chunk=4096):
-        """Logits, labels and groups of every validation sample."""
-        X, y = self.valid
-        chunk = chunk_rows(X["X"], chunk)
-        was_training = module.training
-        module.eval()
-        try:
-            logits = torch.cat([module(dense(X["X"][start:start + chunk]))
-                                for start in range(0, len(y), chunk)])
-        finally:
-            module.train(was_training)
-        return logits, y, X.get("groups"), None
-
-    def fit_net(self, net, control_loss=None):
-        net.fit(*self.train)
-
-    def start_controls(self, net):
-        pass
 
 
 class CrossFit:

@@ -177,7 +177,7 @@ class LearnedLossDisplay:
     >>> from sklearn.datasets import make_classification
     >>> from sklearn_autobalance import AutoBalanceClassifier, LearnedLossDisplay
     >>> X, y = make_classification(n_samples=200, weights=[0.8, 0.2], random_state=0)
-    >>> clf = AutoBalanceClassifier(hidden_layer_sizes=(8,), max_epochs=4,
+    >>> clf = AutoBalanceClassifier(hidden_layer_sizes=(8,), max_epochs=4, search="l+delta",
     ...                             random_state=0).fit(X, y)
     >>> disp = LearnedLossDisplay.from_estimator(clf)
     >>> disp.ax_.shape
@@ -247,7 +247,8 @@ class LearnedLossDisplay:
         )
         no_search = (
             "there is no search trajectory: search_history has no 'validation_set' record "
-            "(the estimator was fitted with search=None, which trains once with the init loss)"
+            "(the estimator was fitted with search=None, which trains once with the init loss, "
+            "or with the tournament of search='auto', whose scores are in selection_report_)"
         )
         if kind == "loss" and not has_loss:
             raise ValueError(no_loss + "; use kind='trajectory' if there was a search")

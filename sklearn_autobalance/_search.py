@@ -149,7 +149,7 @@ class LossSearch(Callback):
     ----------
     space : LossSearchSpace
     objective : callable (logits, y, groups) -> scalar tensor
-    design : SingleSplit or CrossFit
+    design : CrossFit
         Where the training and validation samples of each network come from
         (``_crossfit.py``).
     start_epoch, hyper_interval, neumann_steps : int
@@ -171,18 +171,13 @@ class LossSearch(Callback):
     watch_warmup : bool, default=False
         Also score the validation set after the warm-up's epochs (recorded in
         the history for progress output; not candidates).
-    soft_selection : bool, default=False
-        Keep, for :meth:`select_paired`, each validation sample's expected
-        0-1 error ``1 - p(y | x)`` instead of its predicted class.
     """
 
     def __init__(self, space, objective, design, *, start_epoch, hyper_interval,
                  hyper_lr, neumann_steps, damping, max_grad_norm, hyper_batch_size,
                  generator, selection_metric=None, curvature_generator=None,
-                 selection_key="selection", patience=None, watch_warmup=False,
-                 soft_selection=False):
+                 selection_key="selection", patience=None, watch_warmup=False):
         self.space, self.objective, self.design = space, objective, design
-        self.soft_selection = soft_selection
         self.selection_metric = selection_metric
         self.selection_key, self.patience = selection_key, patience
         self.watch_warmup = watch_warmup
@@ -410,15 +405,9 @@ class LossSearch(Callback):
         """
         logits, y, groups, control = self.design.validation_logits(net.module_)
         self.validation_labels_ = (y, groups)
-        if self.soft_selection:  # the expected 0-1 error of each sample: 1 - p(y | x)
-            def soft(z):
-                return 1.0 - torch.softmax(z.float(), dim=1).gather(1, y[:, None])[:, 0]
-            self.last_predictions_ = soft(logits)
-            self.last_control_predictions_ = None if control is None else soft(control)
-        else:
-            self.last_predictions_ = logits.argmax(dim=1).to(torch.int32)
-            self.last_control_predictions_ = (None if control is None
-                                              else control.argmax(dim=1).to(torch.int32))
+        self.last_predictions_ = logits.argmax(dim=1).to(torch.int32)
+        self.last_control_predictions_ = (None if control is None
+                                          else control.argmax(dim=1).to(torch.int32))
         score = float(self.objective(logits, y, groups))
         if self.selection_metric is None:
             return score, None

@@ -119,6 +119,11 @@ def bootstrap_errors(predictions, y, groups=None, *, name="balanced", n_groups=N
     return full, np.concatenate(replicates, axis=1)
 
 
+# False-move rate of the paired max-t rule of the hyper-gradient and head searches:
+# the chance of leaving the initial loss when no searched candidate is better.
+SIGNIFICANCE = 0.05
+
+
 def paired_selection(full, replicates, distances, *, baseline=None, significance=0.05):
     """Index of the kept candidate (0: the initial loss) and a report of why.
 

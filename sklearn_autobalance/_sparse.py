@@ -11,7 +11,7 @@ Where the rows are densified:
 
 - training mini-batches (``TensorBatches``, ``FoldBatches``): ``batch_size``
   rows (``k * batch_size`` for the ``k`` fold networks of the search);
-- the search's hyper-batches (``SingleSplit`` / ``CrossFit.hyper_losses``);
+- the search's hyper-batches (``CrossFit.hyper_losses``);
 - prediction, validation scoring and the heads' penultimate features: blocks of
   at most :data:`CHUNK_FLOATS` floats (and never more rows than a dense input
   would use), see :func:`chunk_rows`.

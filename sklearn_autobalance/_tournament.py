@@ -19,6 +19,7 @@ the best survivor (:func:`select_arm`).
 """
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,7 @@ import torch
 from ._augmentation import FeatureAugmentation, feature_scale
 from ._crossfit import FoldAverage, FoldBatches, FoldEnsemble, fold_mean_loss, padded_index
 from ._selection import bootstrap_errors
+from ._sparse import chunk_rows, dense
 from .losses._registry import make_loss
 
 
@@ -63,6 +65,52 @@ def default_arms():
     return [Arm("la"), Arm("la_tau1.5", "la", {"tau": 1.5}), Arm("la_tau2", "la", {"tau": 2.0}),
             Arm("vs", "vs"), Arm("noise0.4", eps=0.4), Arm("noise0.8", eps=0.8),
             Arm("noise1.6", eps=1.6), Arm("balanced", "balanced"), Arm("ldam", "ldam")]
+
+
+def check_arms(arms, losses, group_losses):
+    """User arms (a list of dicts with keys ``loss``, ``loss_params``, ``eps``, ``name``) as Arms.
+
+    Parameters
+    ----------
+    arms : list of dict
+    losses, group_losses : collection of str
+        The loss names, and those needing groups (refused).
+
+    Returns
+    -------
+    arms : list of Arm
+    """
+    if len(arms) == 0:
+        raise ValueError("search is an empty list of arms: give at least one dict such as "
+                         "{'loss': 'vs'} or {'eps': 0.8}, or use search='auto'")
+    out = []
+    for i, arm in enumerate(arms):
+        if not isinstance(arm, dict):
+            raise TypeError(f"search[{i}] must be a dict with keys 'loss', 'loss_params', "
+                            f"'eps', 'name'; got {arm!r}")
+        unknown = sorted(set(arm) - {"loss", "loss_params", "eps", "name"})
+        if unknown:
+            raise ValueError(f"search[{i}] has unknown keys {unknown}; the keys are "
+                             "['eps', 'loss', 'loss_params', 'name']")
+        loss, params, eps = arm.get("loss", "la"), arm.get("loss_params"), arm.get("eps")
+        if loss not in losses or loss in group_losses:
+            raise ValueError(f"search[{i}]['loss'] must be a class loss, one of "
+                             f"{sorted(set(losses) - set(group_losses))}; got {loss!r}")
+        if params is not None and not isinstance(params, dict):
+            raise TypeError(f"search[{i}]['loss_params'] must be a dict or None; got {params!r}")
+        if eps is not None:
+            if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
+                raise TypeError(f"search[{i}]['eps'] must be a number or None; got {eps!r}")
+            if not np.isfinite(eps) or eps <= 0:
+                raise ValueError(f"search[{i}]['eps'] must be finite and > 0; got {eps!r}")
+            eps = float(eps)
+        name = arm.get("name") or (loss + "".join(f"_{k}{v}" for k, v in (params or {}).items())
+                                   + ("" if eps is None else f"+noise{eps:g}"))
+        out.append(Arm(str(name), loss, dict(params) if params else None, eps))
+    names = [a.name for a in out]
+    if len(set(names)) < len(names):
+        raise ValueError(f"search has arms with the same name: {names}; give each a 'name'")
+    return out
 
 
 def arm_inputs(X, y, eps, augmentation):
@@ -267,6 +315,8 @@ class Tournament:
     random_state : int, default=0
         Seeds the batch order (as the estimator's generator), the noise
         stream and the bootstrap; the initial weights are the module's.
+    log : callable or None, default=None
+        Called with a line of text at every epoch, checkpoint and at the end.
 
     Attributes
     ----------
@@ -285,12 +335,13 @@ class Tournament:
     def __init__(self, arms, *, max_epochs=50, max_steps=None, checkpoints=(0.5, 0.7),
                  t_drop=2.0, keep_fraction=1.0, c=1.5, batch_size=128,
                  optimizer=torch.optim.Adam, lr=1e-3, weight_decay=0.0, noise="ball",
-                 soft=False, n_boot=300, random_state=0):
+                 soft=False, n_boot=300, random_state=0, log=None):
         self.arms, self.max_epochs, self.max_steps = list(arms), max_epochs, max_steps
         self.checkpoints, self.t_drop, self.keep_fraction = checkpoints, t_drop, keep_fraction
         self.c, self.batch_size, self.optimizer = c, batch_size, optimizer
         self.lr, self.weight_decay, self.noise = lr, weight_decay, noise
         self.soft, self.n_boot, self.random_state = soft, n_boot, random_state
+        self.log = log
 
     def fit(self, module, X, y, folds, sample_weight=None, counts=None):
         """Run the tournament.
@@ -350,8 +401,17 @@ class Tournament:
                 self.ensembles_[a] = _take(ensemble, range(i * k, (i + 1) * k), module)[0]
             return scores["t"]
 
+        say = self.log or (lambda line: None)
+        names = [a.name for a in self.arms]
+        say(f"tournament: {total} optimiser steps ({len(batches)} a fold epoch); arms with "
+            f"t < -{self.t_drop:g} stop at steps {sorted(stops)}; an arm replaces "
+            f"{names[0]!r} if its gain exceeds {self.c:g} paired SEs")
+        started = time.perf_counter()
         step = 0
         while step < total:
+            if step and step % len(batches) == 0:
+                say(f"tournament epoch {step // len(batches)}/{math.ceil(total / len(batches))}: "
+                    f"{len(alive)} arm(s) alive, {time.perf_counter() - started:.1f}s")
             for loss in losses:  # LDAM-DRW and the like follow the epoch
                 if hasattr(loss, "set_epoch"):
                     loss.set_epoch(step // len(batches))
@@ -373,6 +433,11 @@ class Tournament:
                                                keep_fraction=self.keep_fraction)
                     log.append({"fraction": step / total, "step": step, "alive": list(alive),
                                 "dropped": dropped})
+                    say(f"checkpoint at step {step} ({step / total:.0%}): t against "
+                        f"{names[0]!r}: " + ", ".join(
+                            f"{names[a]} {t[i]:+.2f}" for i, a in enumerate(alive) if a)
+                        + ("; stopped: " + ", ".join(names[a] for a in dropped)
+                           if dropped else "; none stopped"))
                     if dropped:  # the dropped copies leave the forward, loss and optimiser
                         copies = [i * k + j for i, a in enumerate(alive) if a in survivors
                                   for j in range(k)]
@@ -386,6 +451,16 @@ class Tournament:
         gain = [r["gain"] for r in records]
         se = [r["se"] for r in records]
         kept, best = select_arm(gain, se, alive, c=self.c)
+        for a in alive:
+            r = records[a]
+            say(f"  {names[a]:>12}: out-of-fold balanced error {r['error']:.4f}"
+                + ("" if a == 0 else f", gain {r['gain']:+.4f} (paired SE {r['se']:.4f}, "
+                   f"t {r['t']:+.2f})"))
+        say(f"kept: {names[kept]!r}" + (
+            f" (gain of the best arm {names[best]!r} above {self.c:g} SEs)" if kept else
+            "" if best is None else
+            f" (the best arm, {names[best]!r}, gained {records[best]['gain']:+.4f} at "
+            f"SE {records[best]['se']:.4f}: not above {self.c:g} SEs)"))
         self.report_ = {
             "arms": [{"name": arm.name, "loss": arm.loss, "loss_params": arm.loss_params,
                       "eps": arm.eps, **records[a], "dropped_at": dropped_at.get(a)}
@@ -403,8 +478,10 @@ class Tournament:
         ensemble.eval()
         try:
             parts = []
+            # Wide sparse rows: blocks of at most CHUNK_FLOATS floats once densified.
+            chunk = max(1, chunk_rows(X, table.shape[0] * chunk) // table.shape[0])
             for start in range(0, table.shape[1], chunk):
-                Xv = X[table[:, start:start + chunk]]
+                Xv = dense(X[table[:, start:start + chunk]])
                 out = ensemble(Xv.repeat(n_arms, 1, 1))
                 parts.append(out.view(n_arms, *Xv.shape[:2], -1))
             return torch.cat(parts, dim=2)[:, mask]

@@ -269,11 +269,17 @@ def test_gaussian_noise_option_trains_and_differs_from_the_ball():
     assert not all(torch.equal(p, q) for p, q in zip(_weights(ball), _weights(gauss)))
 
 
-@pytest.mark.parametrize("cv,selection", [(None, "error"), (2, "error"), (2, "paired")])
-def test_searched_strengths_are_reported_recorded_and_used_by_the_retrain(cv, selection):
+@pytest.mark.parametrize("cv", [2, 3])
+def test_searched_strengths_are_reported_recorded_and_used_by_the_retrain(cv, monkeypatch):
+    from sklearn_autobalance import _selection
+
+    # Threshold 0: the best candidate with a positive gain is kept, so that the
+    # retrain's strengths can be checked against the kept record.
+    monkeypatch.setattr(_selection, "SIGNIFICANCE", 1.0 - 1e-9)
     X, y = _data()
     clf = AutoBalanceClassifier(search="eps", augmentation="personalized", cv=cv,
-                                selection=selection, hyper_lr=0.2, **{**FAST, "max_epochs": 6})
+                                hypergradient_params={"hyper_lr": 0.2},
+                                **{**FAST, "max_epochs": 6})
     clf.fit(X, y)
     eps = clf.augmentation_params_["eps"]
     assert eps.shape == (3,) and np.all(eps > 0)
@@ -284,9 +290,9 @@ def test_searched_strengths_are_reported_recorded_and_used_by_the_retrain(cv, se
     for r in records:
         for part in ("w", "l", "delta"):
             np.testing.assert_array_equal(r["params"][part], records[0]["params"][part])
-    if selection == "error":
-        moved = records[-1]["params"]["eps"]
-        assert not np.allclose(moved, DEFAULT_EPS)  # the strengths move with hyper_lr=0.2
+    moved = records[-1]["params"]["eps"]
+    assert not np.allclose(moved, DEFAULT_EPS)  # the strengths move with hyper_lr=0.2
+    if clf.selection_report_["moved"]:
         kept = [r for r in records if r["epoch"] + 1 == clf.best_epoch_][0]
         np.testing.assert_allclose(eps, kept["params"]["eps"], rtol=1e-5)
         # The retrain ends with the kept strengths in its augmentation.
@@ -297,7 +303,8 @@ def test_kept_initial_strengths_give_exactly_the_fixed_fit():
     X, y = _data()
     rng = np.random.RandomState(3)
     y = rng.permutation(y)  # pure noise labels: the paired rule keeps the start
-    searched = AutoBalanceClassifier(augmentation="personalized", cv=2, **FAST).fit(X, y)
+    searched = AutoBalanceClassifier(search="l+delta", augmentation="personalized", cv=2,
+                                     **FAST).fit(X, y)
     assert not searched.selection_report_["moved"]
     fixed = AutoBalanceClassifier(search=None, augmentation="personalized", **FAST).fit(X, y)
     np.testing.assert_array_equal(searched.augmentation_params_["eps"],
@@ -321,7 +328,7 @@ def test_control_networks_train_on_the_same_draw_at_the_initial_strengths():
     FoldNet.infer = spy
     try:
         clf = AutoBalanceClassifier(search="eps", augmentation="shared", cv=2,
-                                    selection="paired", hyper_lr=0.5,
+                                    hypergradient_params={"hyper_lr": 0.5},
                                     **{**FAST, "max_epochs": 5}).fit(X, y)
     finally:
         FoldNet.infer = original
@@ -334,8 +341,9 @@ def test_control_networks_train_on_the_same_draw_at_the_initial_strengths():
 def test_group_cells_get_their_own_strengths():
     X, y = _data()
     groups = np.arange(len(y)) % 2
-    clf = AutoBalanceClassifier(search="eps", augmentation="personalized", cv=None,
-                                hyper_lr=0.2, **FAST).fit(X, y, sensitive_features=groups)
+    clf = AutoBalanceClassifier(search="eps", augmentation="personalized",
+                                hypergradient_params={"hyper_lr": 0.2},
+                                **FAST).fit(X, y, sensitive_features=groups)
     assert clf.augmentation_params_["eps"].shape == (3, 2)
     fixed = AutoBalanceClassifier(search=None, augmentation="personalized",
                                   augmentation_params={"eps": [[0.1, 0.2], [0.3, 0.4],
@@ -348,8 +356,8 @@ def test_inputs_are_not_modified():
     X, y = _data()
     params = {"eps": np.array([0.1, 0.2, 0.3])}
     X0, y0, eps0 = X.copy(), y.copy(), params["eps"].copy()
-    AutoBalanceClassifier(augmentation="personalized", augmentation_params=params,
-                          cv=2, **FAST).fit(X, y)
+    AutoBalanceClassifier(search="l+delta", augmentation="personalized",
+                          augmentation_params=params, cv=2, **FAST).fit(X, y)
     np.testing.assert_array_equal(X, X0)
     np.testing.assert_array_equal(y, y0)
     np.testing.assert_array_equal(params["eps"], eps0)
@@ -357,8 +365,8 @@ def test_inputs_are_not_modified():
 
 def test_verbose_names_the_augmentation(capsys):
     X, y = _data()
-    AutoBalanceClassifier(augmentation="personalized", cv=None, selection="error",
-                          verbose=1, **FAST).fit(X, y)
+    AutoBalanceClassifier(search="l+delta", augmentation="personalized", verbose=1,
+                          **FAST).fit(X, y)
     out = capsys.readouterr().out
     assert (f"personalized augmentation (ball noise) from eps {DEFAULT_EPS:.3g} (every class), "
             "searched") in out
@@ -393,7 +401,7 @@ def test_verbose_names_the_augmentation(capsys):
 def test_bad_augmentation_input_is_refused_clearly(kwargs, error, match):
     X, y = _data()
     with pytest.raises(error, match=match):
-        AutoBalanceClassifier(**{**FAST, **kwargs}).fit(X, y)
+        AutoBalanceClassifier(**{**FAST, "search": "l+delta", **kwargs}).fit(X, y)
 
 
 def test_non_numeric_features_are_refused():

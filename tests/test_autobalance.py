@@ -5,7 +5,9 @@ Every fit is tiny (a few hundred samples, one hidden layer of 8 or 16 units,
 """
 
 import copy
+import math
 import pickle
+import warnings
 import re
 
 import joblib
@@ -51,7 +53,7 @@ def data():
 def fitted(data):
     """One fitted searching classifier, shared by read-only tests."""
     X, y = data
-    return _fast(max_epochs=4, hyper_lr=0.1).fit(X, y)
+    return _fast(max_epochs=4, search="l+delta", hypergradient_params={"hyper_lr": 0.1}).fit(X, y)
 
 # ------------------------------------------------------------ estimator checks
 EXPECTED_FAILED = {
@@ -61,20 +63,13 @@ EXPECTED_FAILED = {
         "MLPClassifier"),
     "check_sample_weight_equivalence_on_sparse_data": (
         "the same as on dense data: sparse X trains on the same batches"),
-    "check_methods_subset_invariance": (
-        "the network computes in float32 and a batched matmul's rounding depends on the "
-        "number of rows (BLAS blocking): outputs on a subset differ at the 1e-7 relative "
-        "level, the check's tolerance; observed with 2-3 epochs"),
 }
 
 @parametrize_with_checks(
     [AutoBalanceClassifier(hidden_layer_sizes=(16,), max_epochs=4, lr=1e-2, random_state=0,
                            search=None),
      AutoBalanceClassifier(hidden_layer_sizes=(16,), max_epochs=4, lr=1e-2, random_state=0)],
-    # Without a search the subset check passes (one network, fewer rounding steps): only
-    # the searching estimator is expected to fail it, and xfail is strict.
-    expected_failed_checks=lambda est: EXPECTED_FAILED if est.search is not None else {
-        k: v for k, v in EXPECTED_FAILED.items() if k != "check_methods_subset_invariance"},
+    expected_failed_checks=lambda est: EXPECTED_FAILED,
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
@@ -100,7 +95,8 @@ def test_pipeline(data):
 
 def test_grid_search_parallel(data):
     X, y = data
-    grid = GridSearchCV(_fast(max_epochs=2), {"hyper_lr": [0.01, 0.1], "search": [None, "l"]},
+    grid = GridSearchCV(_fast(max_epochs=2), {"hypergradient_params": [None, {"hyper_lr": 0.1}],
+                                          "search": [None, "l"]},
                         cv=2, n_jobs=2, scoring="balanced_accuracy", error_score="raise")
     grid.fit(X, y)
     assert len(grid.cv_results_["params"]) == 4
@@ -136,7 +132,7 @@ def test_deepcopy_of_fitted(fitted, data):
                                   fitted.predict_proba(X))
 
 # ------------------------------------------------------------ reproducibility
-@pytest.mark.parametrize("search", [None, "l+delta"])
+@pytest.mark.parametrize("search", [None, "auto", "l+delta"])
 def test_same_seed_same_model(data, search):
     X, y = data
     a = _fast(search=search, random_state=3).fit(X, y).predict_proba(X)
@@ -181,9 +177,26 @@ def test_binary():
     np.testing.assert_array_equal(clf.predict(X), (clf.decision_function(X) > 0).astype(int))
 
 # ------------------------------------------------------------ verbosity
-def test_verbose_prints_phases(data, capsys):
+def test_verbose_prints_the_tournament(data, capsys):
     X, y = data
-    _fast(verbose=1).fit(X, y)
+    clf = _fast(verbose=1, max_epochs=4).fit(X, y)
+    out = capsys.readouterr().out
+    assert "tournament: 9 arms (la, la_tau1.5" in out
+    # Every checkpoint says which arms were scored and which stopped.
+    assert len(re.findall(r"checkpoint at step \d+ \(\d+%\): t against 'la': la_tau1.5 ",
+                          out)) == 2, out
+    # Every arm alive at the end is listed with its out-of-fold score, then the kept arm.
+    assert re.search(r"^\[AutoBalanceClassifier\] +la: out-of-fold balanced error 0\.\d+$",
+                     out, flags=re.M), out
+    assert f"kept: '{clf.kept_arm_}'" in out
+    assert re.search(r"^\[AutoBalanceClassifier\] train: epoch \d+/\d+, .*elapsed, ETA",
+                     out, flags=re.M), out
+    assert "\x1b[" not in out  # not a terminal: no ANSI colours
+
+
+def test_verbose_prints_the_search_phases(data, capsys):
+    X, y = data
+    _fast(verbose=1, search="l+delta").fit(X, y)
     out = capsys.readouterr().out
     # One progress line per phase start and end, each with elapsed time and ETA.
     for phase in ("warm-up", "search", "retrain"):
@@ -191,14 +204,11 @@ def test_verbose_prints_phases(data, capsys):
                          out, flags=re.M), out
     assert "validation balanced error" in out
     assert "selection metric" not in out
-    # What was kept, named by its epoch and the selection metric.
-    assert re.search(r"kept: the (initial|searched) loss, scored at the end of epoch \d "
-                     r"\(step \d+\): validation balanced error", out), out
-    assert "\x1b[" not in out  # not a terminal: no ANSI colours
+    assert re.search(r"paired selection: .* (beats|does not beat) the initial loss", out), out
 
 def test_verbose_2_prints_epoch_table_in_order(data, capsys):
     X, y = data
-    _fast(verbose=2, max_epochs=4).fit(X, y)
+    _fast(verbose=2, max_epochs=4, search="l+delta").fit(X, y)
     lines = capsys.readouterr().out.splitlines()
     # skorch's table with the phase and the validation columns; the summary
     # line after the search's last row, never inside the table.
@@ -207,14 +217,15 @@ def test_verbose_2_prints_epoch_table_in_order(data, capsys):
     rows = [line.split() for line in lines[header + 2:header + 6]]
     assert [r[0] for r in rows] == ["1", "2", "3", "4"]
     assert [r[1] for r in rows] == ["warm-up", "warm-up", "search", "search"]
-    assert "kept:" in lines[header + 6]
+    assert "paired selection:" in lines[header + 6]
     assert not any("\x1b[" in line for line in lines)
 
 def test_verbose_warns_when_validation_objective_rises(capsys):
     # A wide net over-fits 60 noisy rows: the validation CE climbs epoch after epoch.
     rng = np.random.RandomState(0)
     X, y = rng.normal(size=(150, 30)), rng.randint(0, 2, size=150)
-    _fast(verbose=1, hidden_layer_sizes=(256,), max_epochs=20, lr=3e-2).fit(X, y)
+    _fast(verbose=1, hidden_layer_sizes=(256,), max_epochs=20, lr=3e-2,
+          search="l+delta").fit(X, y)
     out = capsys.readouterr().out
     assert re.search(r"validation objective rose in \d+ of \d+ search epochs", out), out
 
@@ -303,13 +314,14 @@ def test_fixed_la_loss_params(data):
     np.testing.assert_allclose(clf.loss_params_["delta"], 1.0)
 
 def test_refit_false_keeps_search_net(data):
+    from sklearn_autobalance._crossfit import FoldAverage
+
     X, y = data
-    clf = _fast(refit=False, cv=None).fit(X, y)
+    clf = _fast(refit=False, search="l+delta").fit(X, y)
     assert clf.predict(X).shape == y.shape
-    # The search net trained on S_T only (80% of the data).
-    n_seen = sum(b["train_batch_size"] for b in clf.net_.history[-1]["batches"])
-    assert n_seen == len(y) - int(np.ceil(0.2 * len(y)))
-    refit = _fast(refit=True, cv=None).fit(X, y)
+    # The model is the mean of the cv searched fold networks, never retrained.
+    assert isinstance(clf.net_.module_, FoldAverage)
+    refit = _fast(refit=True, search="l+delta").fit(X, y)
     n_seen = sum(b["train_batch_size"] for b in refit.net_.history[-1]["batches"])
     assert n_seen == len(y)
     # Same search (same seed), so the same learned loss.
@@ -346,15 +358,27 @@ def _kept_epochs(clf):
     return kept[0]["epoch"] + 1
 
 
-def test_refit_schedule_replays_the_search_losses(data):
-    clf = _fast(max_epochs=6, hyper_lr=0.5, warmup_fraction=0.2, refit=True,
-                selection="error")
+@pytest.fixture
+def moves_on_any_gain(monkeypatch):
+    """The paired rule with its threshold at 0: any searched loss with a positive gain moves,
+    so that the tests of what follows a move need not find data where one is significant."""
+    from sklearn_autobalance import _selection
+
+    monkeypatch.setattr(_selection, "SIGNIFICANCE", 1.0 - 1e-9)
+
+
+def test_refit_schedule_replays_the_search_losses(data, moves_on_any_gain):
+    # From CE, a few hyper-steps towards LA lower the balanced error.
+    clf = _fast(max_epochs=6, search="l+delta", init="ce", lr=0.05, refit=True,
+                hypergradient_params={"hyper_lr": 0.5, "warmup_fraction": 0.2})
     search, retrain = _epoch_losses(clf, data)
     kept = _kept_epochs(clf)
+    assert clf.selection_report_["moved"]
     assert kept > 2, "the test needs a kept loss reached after some hyper-steps"
-    assert len(search) == len(retrain) == 6
+    # The kept loss beat the control as scored, after `kept` epochs: so long the retrain.
+    assert len(search) == 6 and len(retrain) == kept == clf.best_epoch_
     final = [getattr(clf.net_.criterion_, k) for k in ("w", "l", "delta")]
-    for epoch in range(6):
+    for epoch in range(kept):
         expected = search[epoch] if epoch < kept else final
         for got, want in zip(retrain[epoch], expected):
             torch.testing.assert_close(got, want)
@@ -377,9 +401,8 @@ def _moved(fitted, name):
 @pytest.mark.parametrize("search", SEARCHES)
 def test_each_search_space(data, search):
     X, y = data
-    # Big steps and no selection by validation (the last state is always the
-    # best here only if the objective improves, so look at the search history).
-    clf = _fast(search=search, hyper_lr=0.5, max_epochs=4, selection="error").fit(X, y)
+    # Big steps; the search history shows which parts moved, whatever was kept.
+    clf = _fast(search=search, hypergradient_params={"hyper_lr": 0.5}, max_epochs=4).fit(X, y)
     assert clf.predict(X).shape == y.shape
     history = clf.search_history_
     assert any(r["scope"] == "batch" for r in history)
@@ -405,95 +428,134 @@ def test_each_search_space(data, search):
         assert np.all(last["w"] > 0)
         assert float(prior @ last["w"]) == pytest.approx(1.0, abs=0.02)
 
-def test_cluster_dictionary_learns_one_value_per_cluster(data):
-    X, y = data
-    clf = _fast(search="l", dictionary="clusters", hyper_lr=0.5, max_epochs=4).fit(X, y)
-    first, last = clf.search_history_[0]["params"]["l"], clf.search_history_[-1]["params"]["l"]
-    ratio = last / first
-    # Free per-cluster values: no longer a multiple of the log-prior.
-    assert not np.allclose(ratio, ratio[0], rtol=1e-3)
-
-def _check_kept_is_best(clf):
-    scored = [r for r in clf.search_history_ if r["scope"] == "validation_set"]
-    # Selection key: the selection metric (0-1 error) first, then the objective;
-    # the first of equal keys is kept.
-    keys = [(r.get("validation_selection", r["validation_objective"]), r["validation_objective"])
-            for r in scored]
-    best = scored[min(range(len(keys)), key=keys.__getitem__)]
-    assert clf.best_step_ == best["step"]
-    for key in ("w", "l", "delta"):
-        np.testing.assert_allclose(clf.loss_params_[key], best["params"][key],
-                                   rtol=1e-6, atol=1e-7)
-    effective = clf.net_.criterion_.effective_params()
-    for key in ("w", "l", "delta"):
-        np.testing.assert_allclose(effective[key], best["params"][key], rtol=1e-6, atol=1e-7)
-    return scored, best
-
-def test_search_keeps_the_best_validation_alpha(data):
-    X, y = data
-    # A huge hyper step with a fast network: the loss jumps far, the network
-    # follows, and the validation objective gets worse again. The kept loss is
-    # the best scored on the whole validation set, not the last.
-    clf = _fast(hyper_lr=50.0, lr=0.2, max_epochs=6, warmup_fraction=0.5, selection="error",
-                search="l+delta").fit(X, y)
-    scored, best = _check_kept_is_best(clf)
-    assert len(scored) >= 3
-    assert best is not scored[-1], [r["validation_objective"] for r in scored]
-    # The search did move far from where the best was.
-    assert np.abs(scored[-1]["params"]["l"] - best["params"]["l"]).max() > 1.0
-    # The first scored record is the initial loss at the end of the warm-up.
-    assert scored[0]["step"] == min(r["step"] for r in clf.search_history_)
-
-def test_search_selection_follows_the_validation_scores(data, monkeypatch):
-    # Deterministic version: the whole-validation-set scores are dictated.
-    from sklearn_autobalance import _search
-
-    scores = iter([3.0, 1.0, 2.0, 5.0])
-    monkeypatch.setattr(_search.LossSearch, "evaluate",
-                        lambda self, net: (next(scores), None))
-    X, y = data
-    clf = _fast(hyper_lr=0.5, max_epochs=5, warmup_fraction=0.4,
-                selection="objective").fit(X, y)
-    scored, best = _check_kept_is_best(clf)
-    assert [r["validation_objective"] for r in scored] == [3.0, 1.0, 2.0, 5.0]
-    assert best is scored[1]
-    assert not np.allclose(scored[1]["params"]["l"], scored[-1]["params"]["l"])
-
-def test_search_selection_uses_the_error_then_the_objective(data, monkeypatch):
-    from sklearn_autobalance import _search
-
-    scores = iter([(3.0, 0.2), (1.0, 0.3), (2.0, 0.1), (5.0, 0.1)])
-    monkeypatch.setattr(_search.LossSearch, "evaluate", lambda self, net: next(scores))
-    X, y = data
-    clf = _fast(hyper_lr=0.5, max_epochs=5, warmup_fraction=0.4).fit(X, y)
-    scored, best = _check_kept_is_best(clf)
-    assert [r["validation_selection"] for r in scored] == [0.2, 0.3, 0.1, 0.1]
-    assert best is scored[2]  # lowest error; its tie with the last broken by the objective
-
-def test_search_keeps_the_initial_loss_when_nothing_improves(data, monkeypatch):
-    from sklearn_autobalance import _search
-
-    scores = iter([(1.0, 0.1), (2.0, 0.2), (3.0, 0.1), (4.0, 0.3), (5.0, 0.5), (6.0, 0.1)])
-    monkeypatch.setattr(_search.LossSearch, "evaluate", lambda self, net: next(scores))
-    X, y = data
-    clf = _fast(hyper_lr=0.5, max_epochs=5, warmup_fraction=0.4).fit(X, y)
-    scored, best = _check_kept_is_best(clf)
-    assert best is scored[0]
-    initial = scored[0]["params"]
-    assert clf.best_step_ == scored[0]["step"]
-    for key in ("w", "l", "delta"):
-        np.testing.assert_allclose(clf.loss_params_[key], initial[key], rtol=1e-6, atol=1e-7)
-
 def test_warmup_end_scores_the_initial_loss(data):
     X, y = data
-    clf = _fast(max_epochs=5, warmup_fraction=0.4).fit(X, y)
+    clf = _fast(max_epochs=5, search="l+delta",
+                hypergradient_params={"warmup_fraction": 0.4}).fit(X, y)
     first = clf.search_history_[0]
     assert first["scope"] == "validation_set"
     assert first["epoch"] == 1  # warm-up = round(0.4 * 5) = 2 epochs: 0 and 1
     assert all(r["epoch"] >= 2 for r in clf.search_history_ if r["scope"] == "batch")
 
+# ------------------------------------------------------------ the tournament
+def _tournament_with_c(monkeypatch, c):
+    """The estimator's tournament with another move threshold (in paired SEs)."""
+    import functools
+
+    from sklearn_autobalance import _autobalance, _tournament
+
+    monkeypatch.setattr(_autobalance, "Tournament",
+                        functools.partial(_tournament.Tournament, c=c, t_drop=np.inf))
+
+
+def test_tournament_report(data):
+    X, y = data
+    clf = _fast(max_epochs=4).fit(X, y)
+    report = clf.selection_report_
+    assert report["kind"] == "tournament"
+    names = [a["name"] for a in report["arms"]]
+    assert names == ["la", "la_tau1.5", "la_tau2", "vs", "noise0.4", "noise0.8", "noise1.6",
+                     "balanced", "ldam"]
+    for arm in report["arms"]:
+        assert {"error", "gain", "se", "t", "step", "dropped_at", "loss", "eps"} <= set(arm)
+        assert 0.0 <= arm["error"] <= 1.0
+    assert report["arms"][0]["gain"] == 0.0 and report["arms"][0]["dropped_at"] is None
+    assert [c["fraction"] for c in report["checkpoints"]] == pytest.approx([0.5, 0.7], abs=0.05)
+    assert clf.kept_arm_ == names[report["kept"]]
+    assert report["moved"] == (report["kept"] != 0)
+    assert clf.best_step_ == report["steps"] == 4 * math.ceil(len(y) * 2 / 3 / 64)
+    assert clf.search_history_ == [] and clf.clusters_ is None
+
+
+def test_tournament_keeping_the_control_is_exactly_the_fixed_fit(data, monkeypatch):
+    X, y = data
+    _tournament_with_c(monkeypatch, np.inf)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf = _fast(max_epochs=4).fit(X, y)
+    # Keeping LA is a result, not a warning.
+    assert [str(w.message) for w in caught] == []
+    assert not clf.selection_report_["moved"] and clf.kept_arm_ == "la"
+    fixed = _fast(max_epochs=4, search=None).fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(X), fixed.predict_proba(X))
+    for key in ("w", "l", "delta"):
+        np.testing.assert_array_equal(clf.loss_params_[key], fixed.loss_params_[key])
+    assert clf.augmentation_params_ is None and clf.best_epoch_ is None
+
+
+@pytest.mark.parametrize("arm, fixed", [
+    ({"loss": "vs"}, dict(init="vs")),
+    ({"loss": "la", "loss_params": {"tau": 2.0}}, dict(init_params={"tau": 2.0})),
+    ({"eps": 1.6}, dict(augmentation="shared", augmentation_params={"eps": 1.6})),
+    ({"loss": "ldam"}, dict(init="ldam")),
+])
+def test_the_kept_arm_is_retrained_whole(data, monkeypatch, arm, fixed):
+    # c = -inf: the surviving arm always replaces the control.
+    X, y = data
+    _tournament_with_c(monkeypatch, -np.inf)
+    clf = _fast(max_epochs=6, search=[arm]).fit(X, y)
+    report = clf.selection_report_
+    assert report["moved"] and clf.kept_arm_ == report["arms"][1]["name"]
+    # Its loss and noise, for the optimiser steps it was scored at: 6 epochs of
+    # the folds' 2/3 of the rows are 4 epochs of all the rows.
+    assert clf.best_epoch_ == round(report["steps"] / math.ceil(len(y) / 64)) == 4
+    ref = _fast(search=None, max_epochs=clf.best_epoch_, **fixed).fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(X), ref.predict_proba(X))
+    assert clf.loss_params_.keys() == ref.loss_params_.keys()
+    for key in clf.loss_params_:
+        np.testing.assert_array_equal(clf.loss_params_[key], ref.loss_params_[key])
+    if "eps" in arm:
+        np.testing.assert_array_equal(clf.augmentation_params_["eps"], [1.6] * 3)
+
+
+def test_refit_false_is_the_kept_arms_fold_average(data, monkeypatch):
+    from sklearn_autobalance._crossfit import FoldAverage
+
+    X, y = data
+    models = {}
+    for c in (np.inf, -np.inf):
+        _tournament_with_c(monkeypatch, c)
+        models[c] = _fast(max_epochs=4, search=[{"loss": "vs"}], refit=False).fit(X, y)
+        assert isinstance(models[c].net_.module_, FoldAverage)
+        assert models[c].net_.module_.n_searched == 3
+    assert models[np.inf].kept_arm_ == "la" and models[-np.inf].kept_arm_ == "vs"
+    # The kept arm's own fold networks, so another model than the control's.
+    assert not np.allclose(models[np.inf].predict_proba(X), models[-np.inf].predict_proba(X))
+    assert not np.allclose(models[np.inf].loss_params_["delta"],
+                           models[-np.inf].loss_params_["delta"])
+
+
+def test_tournament_control_is_init(data):
+    X, y = data
+    clf = _fast(max_epochs=2, init="focal", search=[{"loss": "la"}, {"loss": "focal"}]).fit(X, y)
+    # The control is the init loss; an arm equal to it is not run twice.
+    assert [a["name"] for a in clf.selection_report_["arms"]] == ["focal", "la"]
+
+
+@pytest.mark.parametrize("search, exc, match", [
+    ([], ValueError, "empty list of arms"),
+    (["vs"], TypeError, r"search\[0\] must be a dict"),
+    ([{"loss": "hinge"}], ValueError, r"search\[0\]\['loss'\] must be a class loss"),
+    ([{"loss": "group_la"}], ValueError, "must be a class loss"),
+    ([{"eps": -1}], ValueError, r"search\[0\]\['eps'\] must be finite and > 0"),
+    ([{"eps": "big"}], TypeError, r"\['eps'\] must be a number"),
+    ([{"loss": "vs", "tau": 2}], ValueError, r"unknown keys \['tau'\]"),
+    ([{"loss": "vs"}, {"loss": "vs"}], ValueError, "the same name"),
+])
+def test_bad_arms(data, search, exc, match):
+    X, y = data
+    with pytest.raises(exc, match=match):
+        _fast(search=search).fit(X, y)
+
+
+def test_tournament_refuses_augmentation(data):
+    X, y = data
+    with pytest.raises(ValueError, match="tries feature noise as arms"):
+        _fast(augmentation="shared").fit(X, y)
+
+
 # ------------------------------------------------------------ sample weights
-@pytest.mark.parametrize("search", [None, "l+delta"])
+@pytest.mark.parametrize("search", [None, "auto", "l+delta"])
 def test_zero_weight_on_a_class_changes_the_model(data, search):
     X, y = data
     plain = _fast(search=search).fit(X, y)
@@ -584,11 +646,15 @@ def test_hypergradient_params_reach_the_search(data):
     # Unset keys keep their defaults; set ones reach the hyper-step (one Neumann term and
     # the implicit function over every parameter give another search than the defaults).
     X, y = data
-    default = _fast(max_epochs=4, hyper_lr=0.5, selection="error").fit(X, y)
-    same = _fast(max_epochs=4, hyper_lr=0.5, selection="error",
-                 hypergradient_params={"neumann_steps": 5, "damping": 0.01}).fit(X, y)
-    other = _fast(max_epochs=4, hyper_lr=0.5, selection="error",
-                  hypergradient_params={"neumann_steps": 1, "implicit_params": "all"}).fit(X, y)
+    default = _fast(max_epochs=4, search="l+delta", hypergradient_params={"hyper_lr": 0.5}
+                    ).fit(X, y)
+    same = _fast(max_epochs=4, search="l+delta",
+                 hypergradient_params={"hyper_lr": 0.5, "neumann_steps": 5, "damping": 0.01,
+                                       "warmup_fraction": 0.4, "hyper_interval": "auto"}
+                 ).fit(X, y)
+    other = _fast(max_epochs=4, search="l+delta",
+                  hypergradient_params={"hyper_lr": 0.5, "neumann_steps": 1,
+                                        "implicit_params": "all"}).fit(X, y)
     np.testing.assert_array_equal(default.predict_proba(X), same.predict_proba(X))
     assert not np.allclose(default.search_history_[-1]["params"]["l"],
                            other.search_history_[-1]["params"]["l"])
@@ -598,18 +664,21 @@ def test_hypergradient_params_reach_the_search(data):
 
 @pytest.mark.parametrize("params, match", [
     ({"objective": "f1"}, "objective must be one of"),
-    ({"search": "w"}, "search must be None, .auto. or one of"),
+    ({"search": "w"}, "search must be 'auto', None, a list of arms"),
     ({"init": "hinge"}, "init must be one of"),
-    ({"init": "ldam"}, "not a member of the parametric family"),
+    ({"init": "ldam", "search": "l+delta"}, "not a member of the parametric family"),
     ({"init": "focal", "search": "l"}, "not a member of the parametric family"),
     ({"init": "la", "init_params": {"gamma": 0.3}}, r"does not take \['gamma'\]"),
     ({"init": "vs", "init_params": {"beta": 1}}, "does not take"),
     ({"device": "tpu"}, "device must be"),
     ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes"),
     ({"max_epochs": 0}, "max_epochs"),
-    ({"hyper_lr": -1.0}, "hyper_lr"),
-    ({"validation_fraction": 1.0}, "validation_fraction"),
-    ({"refit": "final"}, r"refit must be True \(retrain along the search's loss schedule\) or False"),
+    ({"hypergradient_params": {"hyper_lr": -1.0}}, r"hypergradient_params\['hyper_lr'\]"),
+    ({"hypergradient_params": {"warmup_fraction": 1.0}}, "warmup_fraction"),
+    ({"objective_params": {"fairness": 0.5}}, r"unknown keys \['fairness'\]"),
+    ({"objective_params": {"fairness_weight": 1.5}}, r"objective_params\['fairness_weight'\]"),
+    ({"cv": 1}, "cv must be an int >= 2"),
+    ({"refit": "final"}, r"refit must be True \(train the kept loss on all the data\) or False"),
     ({"hypergradient_params": {"neumann_step": 3}}, r"unknown keys \['neumann_step'\]"),
     ({"hypergradient_params": {"damping": -0.1}}, r"hypergradient_params\['damping'\]"),
     ({"hypergradient_params": {"implicit_params": "first"}}, "'last' or 'all'"),
@@ -675,7 +744,9 @@ def _group_data():
 @pytest.mark.parametrize("init", ["la", "group_balanced", "group_la"])
 def test_sensitive_features_with_group_objective(init):
     X, y, groups = _group_data()
-    clf = _fast(objective="group_balanced", init=init, max_epochs=4, hyper_lr=0.1)
+    # A linear model: the group search runs on the whole network, as the paper's.
+    clf = _fast(objective="group_balanced", init=init, max_epochs=4, hidden_layer_sizes=(),
+                hypergradient_params={"hyper_lr": 0.1})
     clf.fit(X, y, sensitive_features=groups)
     np.testing.assert_array_equal(clf.groups_, ["land", "water"])
     for key, value in clf.loss_params_.items():

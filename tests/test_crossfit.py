@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from sklearn_autobalance import AutoBalanceClassifier, MLP
+from sklearn_autobalance import AutoBalanceClassifier, MLP, NoGainWarning
 from sklearn_autobalance import _crossfit
 from sklearn_autobalance._crossfit import (
     CrossFit, FoldBatches, FoldEnsemble, implicit_parameter_names)
@@ -185,11 +185,11 @@ def _sentinel_fit(monkeypatch, **params):
 
     monkeypatch.setattr(CrossFit, "__init__", init)
     AutoBalanceClassifier(hidden_layer_sizes=(8,), max_epochs=4, batch_size=32,
-                          random_state=0, **params).fit(X, y)
+                          random_state=0, search="l+delta", **params).fit(X, y)
     return designs[0], touched
 
 
-@pytest.mark.parametrize("params", [dict(cv=3), dict(cv=4, selection="error"), dict()])
+@pytest.mark.parametrize("params", [dict(cv=3), dict(cv=4), dict()])
 def test_no_fold_network_trains_on_its_own_validation_fold(monkeypatch, params):
     design, touched = _sentinel_fit(monkeypatch, **params)
     k = design.n_searched
@@ -206,9 +206,8 @@ def test_no_fold_network_trains_on_its_own_validation_fold(monkeypatch, params):
     for rows in touched["hyper_valid"]:
         for j in range(k):
             assert set(rows[j].tolist()) <= valid[j]
-    if params.get("cv"):
-        # The validation folds partition the data: pooled scores cover every row once.
-        assert sorted(design.pooled_rows.tolist()) == list(range(150))
+    # The validation folds partition the data: pooled scores cover every row once.
+    assert sorted(design.pooled_rows.tolist()) == list(range(150))
 
 
 def test_pooled_scores_come_from_the_network_that_never_saw_the_row():
@@ -289,7 +288,8 @@ def test_cross_fitted_fit_is_reproducible_and_reports(capsys):
     rng = np.random.RandomState(0)
     X = rng.randn(200, 5)
     y = (X[:, 0] + 0.3 * rng.randn(200) > 0.8).astype(int)
-    params = dict(hidden_layer_sizes=(8,), max_epochs=5, batch_size=32, cv=3, random_state=0)
+    params = dict(hidden_layer_sizes=(8,), max_epochs=5, batch_size=32, cv=3, random_state=0,
+                  search="l+delta")
     a = AutoBalanceClassifier(**params, verbose=1).fit(X, y)
     out = capsys.readouterr().out
     assert "3 fold networks" in out and "all 200 samples scored out of fold" in out
@@ -303,9 +303,10 @@ def test_cross_fitted_fit_is_reproducible_and_reports(capsys):
 
 def test_cv_parameter_is_checked():
     X, y = np.random.RandomState(0).randn(40, 3), np.r_[[0] * 30, [1] * 10]
-    with pytest.raises(TypeError, match="cv must be 'auto', None or an int"):
-        AutoBalanceClassifier(cv=2.5).fit(X, y)
-    with pytest.raises(ValueError, match="cv must be 'auto', None or an int >= 2"):
+    for bad in (2.5, None, "auto", True):
+        with pytest.raises(TypeError, match="cv must be an int >= 2"):
+            AutoBalanceClassifier(cv=bad).fit(X, y)
+    with pytest.raises(ValueError, match="cv must be an int >= 2"):
         AutoBalanceClassifier(cv=1).fit(X, y)
     y_rare = np.r_[[0] * 39, [1]]
     with pytest.raises(ValueError, match="class 1 has 1 sample"):
@@ -331,7 +332,7 @@ def test_refit_false_with_cv_averages_the_fold_networks():
     X = rng.randn(120, 4)
     y = (X[:, 0] > 0.3).astype(int)
     clf = AutoBalanceClassifier(hidden_layer_sizes=(8,), max_epochs=3, batch_size=32, cv=3,
-                                refit=False, random_state=0).fit(X, y)
+                                search="l+delta", refit=False, random_state=0).fit(X, y)
     module = clf.net_.module_
     assert isinstance(module, _crossfit.FoldAverage)
     Xt = torch.tensor(X, dtype=torch.float32)
@@ -385,7 +386,8 @@ def test_control_twins_start_as_the_searched_networks_at_the_warmup_end():
     X = rng.randn(150, 4)
     y = (X[:, 0] + 0.5 * rng.randn(150) > 0.5).astype(int)
     clf = AutoBalanceClassifier(hidden_layer_sizes=(8,), max_epochs=5, batch_size=32,
-                                random_state=0, hyper_lr=0.5)
+                                random_state=0, search="l+delta",
+                                hypergradient_params={"hyper_lr": 0.5})
     from sklearn_autobalance import _search
 
     seen = {}
@@ -404,19 +406,20 @@ def test_control_twins_start_as_the_searched_networks_at_the_warmup_end():
     assert torch.equal(first["predictions"], first["control_predictions"])
 
 
-def test_auto_cross_fits_classes_and_keeps_the_split_for_groups(capsys):
+def test_auto_runs_the_tournament_for_classes_and_the_search_for_groups(capsys):
     rng = np.random.RandomState(0)
     X = rng.randn(160, 4)
     y = (X[:, 0] > 0).astype(int)
     g = rng.randint(2, size=160)
-    params = dict(hidden_layer_sizes=(8,), max_epochs=3, batch_size=32, random_state=0,
-                  verbose=1)
-    clf = AutoBalanceClassifier(**params).fit(X, y)
-    assert "3 fold networks" in capsys.readouterr().out
-    assert clf.selection_report_ is not None
-    # output_layer="network": the network search keeps the 50/50 split with groups.
-    grouped = AutoBalanceClassifier(objective="group_balanced", output_layer="network", **params)
-    grouped.fit(X, y, sensitive_features=g)
+    params = dict(max_epochs=3, batch_size=32, random_state=0, verbose=1)
+    clf = AutoBalanceClassifier(hidden_layer_sizes=(8,), **params).fit(X, y)
+    assert "x 3 fold networks" in capsys.readouterr().out
+    assert clf.selection_report_["kind"] == "tournament"
+    # A group objective on a linear model: the hyper-gradient search, cross-fitted on
+    # (class, group) cells, with the paired rule.
+    grouped = AutoBalanceClassifier(objective="group_balanced", hidden_layer_sizes=(), **params)
+    with pytest.warns(NoGainWarning):  # 160 rows, 3 epochs: nothing beats the start
+        grouped.fit(X, y, sensitive_features=g)
     out = capsys.readouterr().out
-    assert "80 training / 80 validation samples" in out  # the 50/50 split
-    assert grouped.selection_report_ is None  # the lowest validation error is kept
+    assert "3 fold networks, each validated on its own fold" in out
+    assert grouped.selection_report_["kind"] == "paired"

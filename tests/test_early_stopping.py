@@ -39,11 +39,8 @@ def test_patience_counts_epochs_without_improvement_by_tol():
 
 def test_autobalance_search_stops_and_retrain_uses_the_best_epoch_count(capsys):
     X, y = _noise()
-    # selection="error": the kept loss is the patience's best (paired selection
-    # may keep another candidate; tests/test_selection.py covers it).
     clf = _fast(AutoBalanceClassifier, early_stopping=True, n_iter_no_change=3,
-                selection="error",
-                hidden_layer_sizes=(64,), verbose=1).fit(X, y)
+                search="l+delta", hidden_layer_sizes=(64,), verbose=1).fit(X, y)
     records = [r for r in clf.search_history_ if r["scope"] == "validation_set"]
     n_search_epochs = records[-1]["epoch"] + 1
     assert n_search_epochs < 40
@@ -51,10 +48,8 @@ def test_autobalance_search_stops_and_retrain_uses_the_best_epoch_count(capsys):
     errors = [r["validation_selection"] for r in records]
     improved = [i for i, e in enumerate(errors) if e < min(errors[:i], default=np.inf) - 1e-4]
     assert len(records) - 1 - improved[-1] == 3
-    # The kept loss is the best (error, objective) pair; its epoch count is kept.
-    keys = [(r["validation_selection"], r["validation_objective"]) for r in records]
-    best = min(range(len(keys)), key=keys.__getitem__)
-    assert clf.best_epoch_ == records[best]["epoch"] + 1
+    # The paired rule's kept candidate gives the epoch count.
+    assert clf.best_epoch_ == records[clf.selection_report_["index"]]["epoch"] + 1
     # The retraining ran for the epoch count the search found best.
     assert len(clf.net_.history) == clf.best_epoch_
     out = capsys.readouterr().out
@@ -64,7 +59,8 @@ def test_autobalance_search_stops_and_retrain_uses_the_best_epoch_count(capsys):
 
 def test_autobalance_without_early_stopping_runs_all_epochs():
     X, y = _noise()
-    clf = _fast(AutoBalanceClassifier, max_epochs=8).fit(X, y)
+    clf = _fast(AutoBalanceClassifier, max_epochs=8, search="l+delta").fit(X, y)
+    assert not clf.selection_report_["moved"]  # noise labels: the initial loss, all epochs
     assert len(clf.net_.history) == 8
     assert max(r["epoch"] for r in clf.search_history_) == 7
 

@@ -189,18 +189,13 @@ def test_search_refuses_non_parametric_group_inits():
 
 
 @pytest.mark.parametrize("groups, n_val", [(False, 48), (True, 120)])
-def test_validation_fraction_auto(capsys, groups, n_val):
+def test_early_stopping_holds_out_a_fifth_or_half_with_groups(capsys, groups, n_val):
+    # The rare (class, group) cells need validation samples of their own.
     X, y, g = _data()
-    clf = AutoBalanceClassifier(verbose=1, cv=None, **dict(FAST, max_epochs=1))
-    assert clf.validation_fraction == "auto"
+    clf = AutoBalanceClassifier(verbose=1, search=None, early_stopping=True,
+                                **dict(FAST, max_epochs=1))
     clf.fit(X, y, sensitive_features=g if groups else None)
-    assert f"/ {n_val} validation samples" in capsys.readouterr().out
-
-
-def test_validation_fraction_bad_string():
-    X, y, g = _data()
-    with pytest.raises(ValueError, match="validation_fraction"):
-        AutoBalanceClassifier(validation_fraction="half", **FAST).fit(X, y)
+    assert f"/ {n_val} held-out samples" in capsys.readouterr().out
 
 
 # ------------------------------------------------------------------ bad input

@@ -37,7 +37,7 @@ def data():
 @pytest.fixture(scope="module")
 def clf(data):
     X, y, _ = data
-    return AutoBalanceClassifier(**FAST).fit(X, y)
+    return AutoBalanceClassifier(search="l+delta", **FAST).fit(X, y)
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,8 @@ def test_both_draws_loss_and_trajectory(clf):
 
 def test_pipeline(data, clf):
     X, y, _ = data
-    pipe = make_pipeline(StandardScaler(), AutoBalanceClassifier(**FAST)).fit(X, y)
+    pipe = make_pipeline(StandardScaler(), AutoBalanceClassifier(search="l+delta", **FAST)
+                         ).fit(X, y)
     final = pipe[-1]
     disp = LearnedLossDisplay.from_estimator(pipe)
     frequency = final.class_counts_ / final.class_counts_.sum()
@@ -388,3 +389,14 @@ def test_kept_reason_from_the_constructor():
     with pytest.raises(ValueError, match="initial_params"):
         LearnedLossDisplay(frequency, params, initial_params={"l": np.zeros(3),
                                                               "delta": np.ones(3)}).plot()
+
+
+def test_a_tournament_fit_draws_the_kept_loss_only(data):
+    # The tournament has no trajectory: its arms' scores are in selection_report_.
+    X, y, _ = data
+    est = AutoBalanceClassifier(**FAST).fit(X, y)
+    disp = LearnedLossDisplay.from_estimator(est)
+    np.testing.assert_allclose(disp.loss_params["l"], est.loss_params_["l"])
+    assert disp.objective_line_ is None
+    with pytest.raises(ValueError, match="tournament of search='auto'"):
+        LearnedLossDisplay.from_estimator(est, kind="trajectory")

@@ -100,7 +100,7 @@ def test_tqdm_bar_on_a_terminal(data, monkeypatch, capsys):
     pytest.importorskip("tqdm")
     term = FakeTerminal()
     monkeypatch.setattr(sys, "stderr", term)
-    _fast(AutoBalanceClassifier, verbose=1).fit(*data)
+    _fast(AutoBalanceClassifier, verbose=1, search="l+delta").fit(*data)
     bar = term.getvalue()
     # One bar per fit (search run, retrain) named by phase, with a rate and ETA.
     assert "warm-up" in bar or "search" in bar

@@ -109,15 +109,19 @@ def test_baseline_is_what_keeping_the_initial_loss_gives():
     assert index == 0 and not report["moved"]
 
 
-def test_pure_noise_labels_keep_the_initial_loss():
-    # Labels independent of X: no loss can be better than the initial one, so
-    # the default search must keep it (the bar: >= 9 of 10 seeds).
-    kept = 0
+@pytest.mark.parametrize("search, most_moves", [("auto", 5), ("l+delta", 1)])
+def test_pure_noise_labels_rarely_move(search, most_moves):
+    # Labels independent of X: no loss is better than the initial one. The paired max-t
+    # rule of the hyper-gradient search leaves it on at most 5% of such data; the
+    # tournament's rule (gain > 1.5 SE for the best of 8 arms) on at most half (the
+    # issue's bar: a move there costs nothing, every model is at chance).
+    moved = 0
     for seed in range(10):
         rng = np.random.RandomState(seed)
         X = rng.randn(300, 6)
         y = rng.choice(3, size=300, p=[0.6, 0.3, 0.1])
         clf = AutoBalanceClassifier(hidden_layer_sizes=(16,), max_epochs=8, batch_size=32,
-                                    hyper_lr=0.1, random_state=seed).fit(X, y)
-        kept += not clf.selection_report_["moved"]
-    assert kept >= 9
+                                    search=search, hypergradient_params={"hyper_lr": 0.1},
+                                    random_state=seed).fit(X, y)
+        moved += clf.selection_report_["moved"]
+    assert moved <= most_moves

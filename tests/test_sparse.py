@@ -36,17 +36,17 @@ def _as(X, fmt):
 
 SMALL = dict(hidden_layer_sizes=(16,), max_epochs=3, random_state=0)
 ESTIMATORS = {
-    # the default: search on, cross-fitted with control twins
+    # the default: the tournament of arms, batched fold networks
     "autobalance_default": lambda: AutoBalanceClassifier(batch_size=32, **SMALL),
     "autobalance_search_none": lambda: AutoBalanceClassifier(batch_size=32, search=None,
                                                              **SMALL),
-    # one S_T / S_V split (SingleSplit)
-    "autobalance_single_split": lambda: AutoBalanceClassifier(
-        batch_size=32, cv=None, selection="error", **SMALL),
+    # the hyper-gradient search, cross-fitted with control twins
+    "autobalance_hypergradient": lambda: AutoBalanceClassifier(
+        batch_size=32, search="l+delta", **SMALL),
     "autobalance_early_stopping": lambda: AutoBalanceClassifier(
         batch_size=32, search=None, early_stopping=True, n_iter_no_change=2, **SMALL),
     "autobalance_augmentation": lambda: AutoBalanceClassifier(
-        batch_size=32, augmentation="shared", **SMALL),
+        batch_size=32, search="l+delta", augmentation="shared", **SMALL),
     "anyloss": lambda: AnyLossClassifier(batch_size=64, metric="balanced_accuracy", **SMALL),
     "anyloss_early_stopping": lambda: AnyLossClassifier(
         batch_size=64, metric="balanced_accuracy", early_stopping=True, n_iter_no_change=2,
@@ -106,11 +106,8 @@ def test_sparse_crossfitted_head_equals_dense():
     y = (y > 0).astype(int)
 
     def make():
-        # search=None: the initial loss's heads only (the head search adds time, not
-        # another path of X).
         return AutoBalanceClassifier(hidden_layer_sizes=(8,), max_epochs=2, batch_size=32,
-                                     objective="group_balanced", output_layer="crossfit",
-                                     search=None, random_state=0)
+                                     objective="group_balanced", random_state=0)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -213,7 +210,7 @@ def toarray_spy(monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["autobalance_default", "autobalance_search_none",
-                                  "autobalance_single_split", "anyloss_early_stopping"])
+                                  "autobalance_hypergradient", "anyloss_early_stopping"])
 def test_whole_matrix_never_densified(name, toarray_spy, monkeypatch):
     # Scoring blocks of at most 50 rows (instead of 64 MiB) on this narrow matrix, so
     # that prediction and validation scoring would show a whole-matrix block too.
@@ -228,7 +225,7 @@ def test_whole_matrix_never_densified(name, toarray_spy, monkeypatch):
     assert toarray_spy, "the sparse path densified nothing: was X densified elsewhere?"
     rows = [shape[0] for shape in toarray_spy]
     # The largest blocks: k fold networks' hyper-batches of 4 * batch_size rows each.
-    k = 3 if name == "autobalance_default" else 1
+    k = 3 if name in ("autobalance_default", "autobalance_hypergradient") else 1
     bound = max(k * 4 * clf.batch_size, 2 * k * 50)
     assert max(rows) <= bound < len(y), (max(rows), bound)
     assert all(shape[1] == X.shape[1] for shape in toarray_spy)

@@ -27,7 +27,7 @@ seed. The script prints the candidates ranked by balanced error and draws a
 bar chart of both scores (one colour per kind of method, named in the
 legend).
 
-Run from the command line (3 x 5 folds, two to four minutes on two CPU
+Run from the command line (3 x 5 folds, about six minutes on two CPU
 cores)::
 
     python examples/compare_with_resamplers.py [--seed 0] [--out PATH] [--n-jobs 2]

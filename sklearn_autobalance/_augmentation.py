@@ -271,3 +271,12 @@ def feature_scale(X):
     if isinstance(X, SparseRows):
         return X.column_std() * math.sqrt(X.shape[-1])
     return X.float().std(dim=0, unbiased=False) * math.sqrt(X.shape[-1])
+
+
+def describe_eps(eps):
+    """Noise strengths for messages: one value, or per class (and group)."""
+    eps = np.asarray(eps, dtype=float)
+    if np.allclose(eps, eps.flat[0]):
+        return f"{eps.flat[0]:.3g} (every class)"
+    return np.array2string(eps, precision=3, separator=", ") + " per class" + (
+        " (rows) and group (columns)" if eps.ndim == 2 else "")

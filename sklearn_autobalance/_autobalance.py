@@ -1,16 +1,14 @@
 """AutoBalanceClassifier: choose a training loss on out-of-fold data, then train with it."""
 
 import math
+import warnings
 
 import numpy as np
 import torch
-import warnings
-
-from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
 from ._augmentation import (AUGMENTATIONS, FeatureAugmentation, check_augmentation_params,
-                            feature_scale)
-from ._base import (_OPTIMIZERS, BaseNeuralClassifier, _check_float, as_python, checked_dict,
+                            describe_eps, feature_scale)
+from ._base import (_OPTIMIZERS, BaseNeuralClassifier, _check_float, checked_dict,
                     class_counts)
 from ._clusters import frequency_clusters
 from ._early_stopping import ValidationEarlyStopping
@@ -19,6 +17,7 @@ from ._heads import HEAD_PARTS, has_feature_layers
 from ._network_search import check_hypergradient_params, fit_network_search
 from ._output_layer import fit_output_heads
 from ._search import SEARCH_SPACES
+from ._splits import holdout_split, stratified_folds
 from ._tournament import Arm, Tournament, check_arms, default_arms
 from .losses._objectives import CLASS_OBJECTIVES, GROUP_OBJECTIVES, make_objective
 from .losses._parametric import ParametricCrossEntropy
@@ -44,45 +43,28 @@ SELECTION_METRICS = {
 class AutoBalanceClassifier(BaseNeuralClassifier):
     r"""AutoBalance: choose an imbalance-aware loss on out-of-fold data, then train with it.
 
-    For class imbalance (a class ``objective``, no ``sensitive_features``) the
-    default search is a tournament of candidate losses ("arms"): LA (the
-    control, ``init``), LA with tau 1.5 and 2, VS, LA with feature noise of
-    strength 0.4, 0.8 and 1.6 (Lemma 2 of the paper), balanced CE and LDAM. The
-    data are split into ``cv`` stratified folds; every arm trains ``cv``
-    networks, network ``j`` on every fold but ``j``, all from the same initial
-    weights and on the same batches and noise draws, as copies of one batched
-    module (one optimiser step updates all). At 50% and 70% of the run the arms
-    are scored on the pooled out-of-fold predictions (every sample predicted
-    by the networks that never trained on it) and an arm whose paired gain over
-    LA is below -2 standard errors (paired Poisson bootstrap) stops. At the end
-    the best surviving arm replaces LA if its gain exceeds 1.5 standard errors
-    (chosen on development sets: ``docs/studies/tournament.md``). The kept
-    arm, its loss and its noise, is then trained on all the data for the
-    optimiser steps it was scored at; when LA is kept the model is exactly the
-    one ``search=None`` trains.
+    For class imbalance the default search is a tournament of candidate
+    losses ("arms"): LA (the control, ``init``), LA with tau 1.5 and 2, VS, LA
+    with feature noise of strength 0.4, 0.8 and 1.6, balanced CE and LDAM. Each
+    arm trains ``cv`` fold networks (network ``j`` on every fold but ``j``) from
+    the same initial weights, batches and noise draws, as copies of one batched
+    module. At 50% and 70% of the run the arms are scored on the pooled
+    out-of-fold predictions, and an arm whose paired gain over LA is below -2
+    standard errors stops; at the end the best survivor replaces LA if its gain
+    exceeds 1.5 SEs (chosen on development sets, ``docs/studies/tournament.md``).
+    The kept arm, loss and noise, is trained on all the data for the steps it
+    was scored at; when LA is kept the model is exactly the ``search=None`` one.
 
-    A search space (``search="l+delta"`` etc.) runs the paper's Algorithm 1
-    instead: one arm, ``init``, whose loss coordinates follow the implicit
-    hyper-gradient of the validation ``objective``, cross-fitted, with a
-    control twin per fold network and a paired test on every epoch-end loss
-    (``_network_search.py``); the parametric family is
-
-    .. math::
-
-        \ell(x, y) = - w_y \log \mathrm{softmax}\bigl(2\sigma(\Delta) \odot f(x) + l\bigr)_y .
-
-    With a searched group objective (``sensitive_features`` and ``objective``
-    "deo", "group_balanced" or "worst_group") on a network with layers before
-    its output layer, the loss of a cross-fitted linear output layer is
-    searched (``_output_layer.py``): network ``j`` trains with ``init`` on every
-    fold but ``j``, and a linear head on its penultimate features of fold ``j``
-    (rows it never trained on, where the head does not interpolate) learns a
-    per-cell loss by the exact hyper-gradient of that convex problem; the model
-    is the mean of the ``cv`` networks with their heads. Why: a network that
-    fits its training set exactly makes the same decisions under every loss of
-    the family, so a loss searched on it cannot lower the DEO
-    (``docs/studies/group_network_search.md``). Prediction is the argmax of the
-    raw logits.
+    A search space (``search="l+delta"``, ...) runs the paper's Algorithm 1: the
+    coordinates of the parametric loss
+    :math:`-w_y \log \mathrm{softmax}(2\sigma(\Delta) \odot f(x) + l)_y`
+    follow the implicit hyper-gradient of the validation ``objective`` from
+    ``init``, cross-fitted, with a control twin per fold network and a paired
+    test of every epoch-end loss (``_network_search.py``). A searched group
+    objective on a network with hidden layers searches the per-cell loss of a
+    cross-fitted linear output layer instead (``_output_layer.py``): a network
+    that fits its training set exactly makes the same decisions under every
+    loss of the family (``docs/studies/group_network_search.md``).
 
     Parameters
     ----------
@@ -103,13 +85,10 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     device : str, default="cpu"
         "cpu" or "cuda"; data, networks and hyper-gradient stay on it.
     n_threads : "auto", int or None, default="auto"
-        torch's CPU threads during ``fit`` and ``predict``, set for the call
-        and restored after it. "auto": one thread on the CPU for networks
-        whose training step is small (``batch_size * n_parameters < 2**30``,
-        which the default MLP is by far), torch's own setting otherwise and on
-        a GPU; None: torch's setting. Why: torch's intra-op threads spin on the
-        small matmuls of tabular networks, and on a shared machine that made a
-        fit 3.5x slower than one thread (``docs/benchmarks.md``, "Threads").
+        torch's CPU threads during ``fit`` and ``predict``. "auto": one on the
+        CPU for small networks (``batch_size * n_parameters < 2**30``), torch's
+        setting otherwise; None: torch's. Why: intra-op threads spin on small
+        matmuls; on a busy machine a fit ran 3.5x slower (``docs/benchmarks.md``).
     random_state : int, RandomState instance or None, default=None
         Seeds the folds, the weights, the batch order, the noise and the bootstrap.
     verbose : int, default=0
@@ -118,11 +97,9 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         score and what was kept and why. 2 prints skorch's epoch table of the
         final fit (and of the search run) instead of its progress lines.
     callbacks : list of skorch callbacks, default=None
-        Added to every skorch network the fit trains (deep-copied): the final
-        fit, and the fold networks of the hyper-gradient search and of the
-        output layer; the tournament's batched arms are not a skorch network.
-        skorch's ``ProgressBar`` works; callbacks watching a skorch validation
-        split (``EarlyStopping``) are refused: use ``early_stopping``.
+        Added (deep-copied) to every skorch network of the fit; the tournament's
+        batched arms are not one. Callbacks watching a skorch validation split
+        (``EarlyStopping``) are refused: use ``early_stopping``.
     early_stopping : bool, default=False
         Find the epoch count of the final fit on a held-out stratified split
         (20% of the data, 50% with ``sensitive_features``), watching the 0-1
@@ -139,21 +116,17 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         ``sensitive_features``). The tournament scores arms by the 0-1 form.
     objective_params : dict or None, default=None
         ``"fairness_weight"`` (0.9): weight of CE_deo in ``objective="deo"``.
-        ``"error_tolerance"`` (0.01): with the cross-fitted output layer and
-        ``objective="deo"``, a searched loss whose out-of-fold group-balanced
-        error exceeds the initial loss's by more than this is not kept, so
-        the DEO's cost in error is bounded (without it the search drifted to
-        near-constant predictors, +6.6 points of error on a development
-        table); larger values trade more error for a lower DEO
-        (``docs/benchmarks.md`` has the fronts).
+        ``"error_tolerance"`` (0.01): with the output layer and ``"deo"``, a
+        searched loss whose out-of-fold group-balanced error exceeds the
+        initial loss's by more than this is not kept (without it the search
+        drifted to near-constant predictors); larger values trade error for DEO.
     search : "auto", None, list of dict, or {"tau", "l", "delta", "l+delta", "w+l+delta", "eps"}, default="auto"
         How the loss is chosen.
 
-        - "auto": for a class objective without ``sensitive_features``, the
-          tournament of the default arms against ``init``; for a group
-          objective, "l" on the cross-fitted output layer (a network with
-          hidden layers) or "l+delta" on the whole network (a linear model);
-          with ``sensitive_features`` and a class objective, "l+delta".
+        - "auto": the tournament of the default arms against ``init`` for a
+          class objective; "l" on the output layer for a group objective
+          ("l+delta" on a linear model, or with ``sensitive_features`` and a
+          class objective).
         - a list of dicts: a tournament of these arms against ``init``; keys
           ``"loss"`` (a loss name, default "la"), ``"loss_params"`` (a dict),
           ``"eps"`` (shared feature-noise strength, default None: none) and
@@ -264,16 +237,13 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         (max-t, false-move rate 0.05), ``passing``, ``within_one_se`` (and
         ``admissible`` for the head). None with ``search=None``.
     validation_scores_ : dict or None
-        Output layer: ``"initial"`` and ``"kept"``, the 0-1 figures of the
-        initial and kept heads on the pooled out-of-fold predictions (what
-        the selection saw: optimistic for the kept loss). None otherwise.
+        Output layer: the 0-1 figures of the ``"initial"`` and ``"kept"`` heads
+        on the pooled out-of-fold predictions (optimistic for the kept loss).
     group_probe_auc_ : float or None
-        Output layer with ``sensitive_features``: held-out ROC AUC of a
-        linear probe of the group on the heads' features (0.5: no
-        information); a per-cell ``l`` acts as a per-group threshold only as
-        far as the head tells the groups apart. None otherwise.
+        Output layer: held-out ROC AUC of a linear probe of the group on the
+        heads' features (0.5: none; a per-cell ``l`` needs the groups apart).
     head_l2_ : float or None
-        Output layer: the L2 penalty of the kept heads; None otherwise.
+        Output layer: the L2 penalty of the kept heads.
     net_ : skorch.NeuralNet
         The trained network (with ``refit=False`` or the output layer, the
         mean of the fold networks).
@@ -415,59 +385,25 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         return "network"
 
     def _refuse_on_heads(self):
-        refused = [(self.init not in PARAMETRIC_LOSSES,
-                    f"init={self.init!r}, outside the parametric family; use one of "
-                    f"{PARAMETRIC_LOSSES}"),
-                   (self.augmentation is not None,
-                    f"augmentation={self.augmentation!r}; use augmentation=None"),
-                   (self.early_stopping, "early_stopping=True"),
-                   (not self.refit, "refit=False; the final model is the ensemble of the fold "
-                    "networks with their heads, never retrained")]
-        for bad, what in refused:
+        for bad, what in [(self.init not in PARAMETRIC_LOSSES, f"init={self.init!r}, outside "
+                           f"the parametric family; use one of {PARAMETRIC_LOSSES}"),
+                          (self.augmentation is not None, f"augmentation={self.augmentation!r}"),
+                          (self.early_stopping, "early_stopping=True"),
+                          (not self.refit, "refit=False; the model is the fold networks with "
+                           "their heads, never retrained")]:
             if bad:
                 raise ValueError("a searched group objective on a network with hidden layers "
                                  "(the cross-fitted output layer) does not support " + what)
 
-    def _strata(self, y, groups, why):
-        """Stratum of each sample (label, or (label, group)); every stratum needs 2 samples."""
-        n_groups = 1 if groups is None else len(self.groups_)
-        strata = y * n_groups + (0 if groups is None else groups)
-        values, counts = np.unique(strata, return_counts=True)
-        for value, count in zip(values, counts):
-            if count < 2:
-                k, g = divmod(int(value), n_groups)
-                what = f"class {as_python(self.classes_[k])!r}" + (
-                    "" if groups is None else f" in group {as_python(self.groups_[g])!r}")
-                raise ValueError(
-                    f"{what} has {count} sample(s): {why} needs at least 2 of each; "
-                    "gather more samples or use search=None")
-        return strata, values
-
     def _split(self, y, groups, rng):
         """Stratified train / held-out split of ``early_stopping``."""
-        fraction = EARLY_STOPPING_FRACTION[groups is not None]
-        strata, values = self._strata(y, groups, "the held-out split of early_stopping")
-        n_val = math.ceil(fraction * len(y))
-        if n_val < len(values) or len(y) - n_val < len(values):
-            raise ValueError(f"{len(y)} samples are too few for early_stopping's stratified "
-                             f"split over {len(values)} strata ({fraction:.0%} held out)")
-        splitter = StratifiedShuffleSplit(
-            n_splits=1, test_size=n_val, random_state=rng.randint(np.iinfo(np.int32).max))
-        return next(splitter.split(np.zeros((len(y), 1)), strata))
+        return holdout_split(y, groups, EARLY_STOPPING_FRACTION[groups is not None], rng,
+                             self.classes_, getattr(self, "groups_", None))
 
     def _folds(self, y, groups, rng):
         """``cv`` stratified folds on the label, or on (label, group): (train, valid) rows."""
-        if len(y) < 2 * self.cv:
-            raise ValueError(f"{len(y)} samples are too few for cv={self.cv} folds")
-        strata, _ = self._strata(
-            y, groups, f"cross-fitting (cv={self.cv}), so that every fold network trains on it,")
-        splitter = StratifiedKFold(n_splits=self.cv, shuffle=True,
-                                   random_state=rng.randint(np.iinfo(np.int32).max))
-        with warnings.catch_warnings():
-            # Strata smaller than cv leave some folds without a validation
-            # sample of theirs; the pooled out-of-fold score still has them all.
-            warnings.filterwarnings("ignore", message="The least populated class")
-            return list(splitter.split(np.zeros((len(y), 1)), strata))
+        return stratified_folds(y, groups, self.cv, rng, self.classes_,
+                                getattr(self, "groups_", None))
 
     # ------------------------------------------------------------------ fit
     def _fit_net(self, X, y, groups, sample_weight, rng):
@@ -574,10 +510,9 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         criterion = make_loss(loss, self.class_counts_, loss_params)
         if "sample_weight" in full_X and getattr(criterion, "batch_level", False):
             raise ValueError(
-                f"init={loss!r} (with init_params={loss_params!r}) is a batch-level loss "
-                "(group DRO, CE_deo): it has no per-sample loss to weight, so sample_weight is "
-                "not supported; drop sample_weight or use a per-sample loss (e.g. "
-                "'group_balanced', or 'blend' with regularizer 'group_balanced' or 'group_la')")
+                f"init={loss!r} (init_params={loss_params!r}) is a batch-level loss (group DRO, "
+                "CE_deo) with no per-sample loss to weight: drop sample_weight or use a "
+                "per-sample loss ('group_balanced', or 'blend' with 'group_balanced'/'group_la')")
         self.loss_params_ = (criterion.effective_params()
                              if isinstance(criterion, ParametricCrossEntropy) else {})
         epochs = epochs or self.max_epochs
@@ -604,7 +539,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             del net, stopper
         self._say(f"train: loss {loss!r} on all {len(y)} samples for {epochs} epochs"
                   + ("" if eps is None else f", feature noise "
-                     f"({self.augmentation_params_['noise']}) with eps {self._describe_eps(eps)}"))
+                     f"({self.augmentation_params_['noise']}) with eps {describe_eps(eps)}"))
         return self._make_net(criterion, max_epochs=epochs, progress=("train", ()),
                               augmentation=self._augmenter(full_X, eps)).fit(full_X, full_y)
 
@@ -628,14 +563,6 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         return FeatureAugmentation(feature_scale(X["X"]), tensor(eps),
                                    self.augmentation_params_["noise"], self._seed + 1,
                                    control_eps=None if control is None else tensor(control))
-
-    def _describe_eps(self, eps):
-        """Strengths for messages: one value, or per class (cell)."""
-        eps = np.asarray(eps, dtype=float)
-        if np.allclose(eps, eps.flat[0]):
-            return f"{eps.flat[0]:.3g} (every class)"
-        return np.array2string(eps, precision=3, separator=", ") + " per class" + (
-            " (rows) and group (columns)" if eps.ndim == 2 else "")
 
     def _subset(self, X, y, rows, keys=None):
         rows = torch.as_tensor(rows, device=y.device)

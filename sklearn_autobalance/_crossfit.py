@@ -378,8 +378,7 @@ def _sample_rows(table, lengths, size, generator):
 class CrossFit:
     """Validation design with fold networks: network ``j`` is validated on fold ``j`` only.
 
-    ``cv=k`` gives k folds whose validation rows partition the data; the
-    single S_T / S_V split is the one-fold case. With ``control`` every
+    ``cv=k`` gives k folds whose validation rows partition the data. With ``control`` every
     searched network has a control twin trained on the same batches with the
     initial loss (:class:`FoldNet`), scored on the same validation rows.
 

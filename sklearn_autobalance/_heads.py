@@ -80,8 +80,9 @@ def penultimate_features(module, X, chunk=4096):
     """
     layer = output_layer(module)
     if layer is None:
-        raise ValueError("output_layer='crossfit' needs a module with an nn.Linear output "
-                         f"layer; {type(module).__name__} has no nn.Linear")
+        raise ValueError("the cross-fitted output layer (a searched group objective) needs a "
+                         f"module with an nn.Linear output layer; {type(module).__name__} has "
+                         "no nn.Linear")
     seen = {}
 
     def hook(_, inputs, output):
@@ -98,10 +99,10 @@ def penultimate_features(module, X, chunk=4096):
             if "out" not in seen or seen["out"].shape != out.shape or not torch.equal(
                     seen["out"], out):
                 raise ValueError(
-                    "output_layer='crossfit' fits a new output layer on the inputs of the "
-                    f"module's last nn.Linear ({layer}), but the module's output is not that "
-                    "layer's output; end the module with its nn.Linear output layer or use "
-                    "output_layer='network'")
+                    "the cross-fitted output layer of a searched group objective fits a new "
+                    f"output layer on the inputs of the module's last nn.Linear ({layer}), "
+                    "but the module's output is not that layer's output; end the module with "
+                    "its nn.Linear output layer, or use search=None")
             parts.append(seen.pop("in").reshape(len(out), -1).double())
             seen.clear()
     finally:

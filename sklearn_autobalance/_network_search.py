@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from ._augmentation import describe_eps
 from ._base import _check_float, _check_int, checked_dict
 from ._crossfit import CrossFit, FoldAverage, FoldNet
 from . import _selection
@@ -78,7 +79,7 @@ def fit_network_search(est, full_X, full_y, y, groups, rng, objective, error, me
         eps0 = est.augmentation_params_["eps"]
         augmentation = est._augmenter(full_X, eps0, control=eps0)
         where += (f"; {est.augmentation} augmentation ({est.augmentation_params_['noise']} "
-                  f"noise) from eps {est._describe_eps(eps0)}, searched")
+                  f"noise) from eps {describe_eps(eps0)}, searched")
     criterion = est._initial_parametric_loss().to(est._device)
     space = LossSearchSpace(criterion, est._search, est.clusters_, "log_prior",
                             augmentation=augmentation, augmentation_mode=est.augmentation)
@@ -130,7 +131,7 @@ def fit_network_search(est, full_X, full_y, y, groups, rng, objective, error, me
                           "predictions", stacklevel=5)
     if est.augmentation is not None:
         est._say(f"augmentation strengths kept: eps "
-                 f"{est._describe_eps(est.augmentation_params_['eps'])}")
+                 f"{describe_eps(est.augmentation_params_['eps'])}")
     if not est.refit:
         # The searched fold networks as one model: the mean of their logits.
         search_net = net

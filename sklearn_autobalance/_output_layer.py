@@ -26,7 +26,7 @@ from .losses._registry import make_loss
 
 
 def fit_output_heads(est, full_X, full_y, y, groups, rng, objective):
-    """``output_layer="crossfit"``: ``cv`` bodies, the head's loss search, the fold ensemble.
+    """The cross-fitted output layer: ``cv`` bodies, the head's loss search, the fold ensemble.
 
     Body ``j`` trains with the ``init`` loss on every fold but ``j``; its
     penultimate features of fold ``j`` feed a linear head whose per-cell

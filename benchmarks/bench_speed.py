@@ -1,4 +1,4 @@
-"""Cost of AutoBalanceClassifier against a plain skorch fit: time, hyper-step cost, memory, scaling.
+"""Cost of AutoBalanceClassifier (the loss tournament) against a plain skorch fit and a grid search.
 
 What is measured
 ----------------
@@ -12,33 +12,56 @@ lr 1e-3, ``--epochs`` (default 10) and batch size 128:
 (a) ``skorch``: ``skorch.NeuralNetClassifier(module=MLP, criterion=CrossEntropyLoss,
     train_split=None, optimizer=Adam, iterator_train__shuffle=True)`` (shuffled,
     like the estimator; skorch's default DataLoader with per-sample collation);
-(b) ``fixed``: ``AutoBalanceClassifier(search=None, init="ce")``: one training
-    run on all data (how every fixed baseline runs);
-(c) ``autobalance``: ``AutoBalanceClassifier()`` with its default search
-    (search run on the 80 % S_T split with hyper-steps, then retraining on all
-    data: two training runs);
+(b) ``fixed``: ``AutoBalanceClassifier(search=None, init="la")``: one LA training
+    run on all data (how every fixed baseline runs; also what the default
+    fits when the tournament keeps LA);
+(c) ``autobalance``: ``AutoBalanceClassifier()``, the default: the tournament of
+    9 arms (LA, LA tau 1.5, LA tau 2, VS, LA + shared noise 0.4 / 0.8 / 1.6,
+    balanced CE, LDAM), each as 3 fold copies of one batched module (27
+    copies) from step 0, halving at 50 % and 70 % of the steps (arms with paired
+    t < -2 against LA stop), then the kept arm trained on all the data;
+(d) ``ab_hypergradient``: ``AutoBalanceClassifier(search="l+delta")``, the
+    previous default (the paper's hyper-gradient search, cross-fitted with a
+    control twin per fold network, then the retrain);
+(e) ``arm_grid``: what a user would run instead: ``GridSearchCV`` over
+    ``AutoBalanceClassifier(search=None)`` with the same 9 arms as a list of
+    dicts (``init`` / ``init_params``, or ``augmentation="shared"`` with
+    ``augmentation_params={"eps": e}``), ``cv=StratifiedKFold(3, shuffle=True,
+    random_state=seed)``, ``scoring="balanced_accuracy"``, ``n_jobs=1``,
+    ``refit=True``: 27 fold fits on 2/3 of the rows and one refit;
+(f) ``arm_halving``: the same with ``HalvingGridSearchCV`` (``factor=3``,
+    resource ``n_samples``, ``random_state=seed``): 9 -> 3 -> 1 candidates on
+    about 1/9, 1/3 and all of the rows, then the refit;
 (r) ``torch_loop``: reference floor, a hand-written torch loop over pre-made
     shuffled tensors (no skorch, no validation).
 
 1. Fit wall time: ``time.perf_counter`` around ``fit``, in ONE process,
    variants alternating (order rotated every round), one round per seed of
    ``--seeds`` (default 0 1 2: data and weights seeded by it) times
-   ``--repeats`` (default 1); the median is reported, and ratios to (a). One small warm-up
-   fit of every variant first absorbs one-time costs (torch imports
-   ``torch._dynamo`` lazily in its first optimiser, ~3 s).
-2. Per-step cost, measured on the real code: one extra instrumented fit of (c)
-   and of (a) with ``LossSearch.hyper_step``, ``TabularNet.train_step``
-   (AutoBalance's net), ``NeuralNetClassifier.train_step`` (skorch's),
-   ``LossSearch.on_epoch_end`` (full-validation-set scoring) and
-   ``TabularNet.fit`` (the two phases) wrapped in ``perf_counter`` timers (with
-   ``torch.cuda.synchronize`` on a GPU). Reported: median time of one
-   hyper-step and of one training step, their ratio, counts and totals.
-3. Peak memory: each variant is fitted in its own subprocess
-   (``python bench_speed.py --child VARIANT``) that reports its peak RSS as
-   ``VmHWM`` from ``/proc/self/status`` (``resource.getrusage(RUSAGE_SELF).ru_maxrss``
-   is recorded too, but on Linux it includes the parent's RSS at fork time,
-   because ``execve`` folds the forked address space's high-water mark into
-   it: every child read the parent's ~430 MiB) and, on CUDA,
+   ``--repeats`` (default 1); the median is reported, with ratios to (a) and
+   (for (c)) to (e) and (f). One small warm-up fit of every variant first
+   absorbs one-time costs (torch imports ``torch._dynamo`` lazily in its first
+   optimiser, ~3 s). Every timed (c) fit records from ``selection_report_`` the
+   arms alive after each checkpoint, the kept arm and whether it moved; every
+   grid records its best arm.
+2. Where the time goes, measured on the real code (one extra instrumented fit
+   each, on the first seed's data): for (c), ``Tournament.fit`` (the
+   tournament phase) and ``AutoBalanceClassifier._fit_fixed`` (the final fit on
+   all data) wrapped in ``perf_counter`` timers, and the time of each
+   tournament optimiser step (the interval between consecutive calls of
+   ``_tournament.arm_inputs``, once per step) grouped by the number of batched
+   copies alive (27 before the first checkpoint, fewer after drops), next to
+   one training step of the final fit (``TabularNet.train_step``); for (d),
+   ``LossSearch.hyper_step``, ``TabularNet.train_step``, ``LossSearch.on_epoch_end``
+   and the two phases (search, retrain); for (a), ``NeuralNetClassifier.train_step``.
+   With ``torch.cuda.synchronize`` on a GPU. ``--no-steps`` skips it.
+3. Peak memory: each of ``--memory-variants`` (default: the timed variants but
+   the two grids, whose peak is one AutoBalance fit's at a time) is fitted in
+   its own subprocess (``python bench_speed.py --child VARIANT``) that reports
+   its peak RSS as ``VmHWM`` from ``/proc/self/status``
+   (``resource.getrusage(RUSAGE_SELF).ru_maxrss`` is recorded too, but on Linux
+   it includes the parent's RSS at fork time, because ``execve`` folds the
+   forked address space's high-water mark into it) and, on CUDA,
    ``torch.cuda.max_memory_allocated``. A ``baseline`` child does everything
    but the fit (imports, data, first optimiser); the table gives peak RSS, the
    increment above the baseline, and ratios to (a).
@@ -51,17 +74,23 @@ shared 2-core machine two threads made these small fits ~7x slower.
 
 Examples
 --------
-Full run (CPU; about 5 minutes on 2 shared cores, estimated from one round)::
+Full run (CPU, every variant, 3 seeds, no scaling; about 15 minutes on 2 shared
+cores, most of it the two grid searches)::
 
-    python benchmarks/bench_speed.py
+    python benchmarks/bench_speed.py --variants skorch fixed autobalance ab_hypergradient \\
+        arm_grid arm_halving torch_loop --no-scaling
 
-On a GPU::
+The default variants (skorch, fixed, autobalance, ab_hypergradient, torch_loop)
+with scaling: about 9 minutes. On a GPU::
 
-    python benchmarks/bench_speed.py --device cuda --out benchmarks/results/speed_cuda.md
+    python benchmarks/bench_speed.py --device cuda --threads 0 --no-scaling \\
+        --variants fixed autobalance ab_hypergradient arm_grid \\
+        --out benchmarks/results/gpu_speed.md --json benchmarks/results/gpu_speed.json
 
-Smoke test (< 2 minutes)::
+Smoke test of every variant (about 2 minutes)::
 
-    python benchmarks/bench_speed.py --quick
+    python benchmarks/bench_speed.py --quick --variants skorch fixed autobalance \\
+        ab_hypergradient arm_grid arm_halving torch_loop
 """
 
 import argparse
@@ -82,20 +111,46 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common  # noqa: E402
 
-VARIANTS = ["skorch", "fixed", "autobalance", "ab_split", "ab_cv3", "ab_cv5", "ab_previous",
+VARIANTS = ["skorch", "fixed", "autobalance", "ab_hypergradient", "arm_grid", "arm_halving",
             "torch_loop"]
-DEFAULT_VARIANTS = ["skorch", "fixed", "autobalance", "torch_loop"]
+DEFAULT_VARIANTS = ["skorch", "fixed", "autobalance", "ab_hypergradient", "torch_loop"]
+GRIDS = ("arm_grid", "arm_halving")
 LABELS = {
     "skorch": "(a) skorch NeuralNetClassifier, CE",
-    "fixed": "(b) AutoBalanceClassifier(search=None, init='ce')",
-    "autobalance": "(c) AutoBalanceClassifier() default search",
-    "ab_split": "(c1) AutoBalanceClassifier(cv=None): one split + control twin",
-    "ab_cv3": "(c3) AutoBalanceClassifier(cv=3): 3 fold networks + 3 control twins",
-    "ab_cv5": "(c5) AutoBalanceClassifier(cv=5): 5 fold networks + 5 control twins",
-    "ab_previous": "(c0) AutoBalanceClassifier(cv=None, selection='error'): the previous default",
+    "fixed": "(b) AutoBalanceClassifier(search=None, init='la')",
+    "autobalance": "(c) AutoBalanceClassifier() default: tournament of 9 arms",
+    "ab_hypergradient": "(d) AutoBalanceClassifier(search='l+delta'): previous default",
+    "arm_grid": "(e) GridSearchCV(cv=3) over the 9 arms (search=None)",
+    "arm_halving": "(f) HalvingGridSearchCV(cv=3) over the 9 arms (search=None)",
     "torch_loop": "(r) hand-written torch loop (reference)",
     "baseline": "baseline: imports + data, no fit",
 }
+# The tournament's default arms (sklearn_autobalance._tournament.default_arms) as
+# AutoBalanceClassifier(search=None) parameters: (name, params).
+ARM_PARAMS = [
+    ("la", {"init": "la", "init_params": None}),
+    ("la_tau1.5", {"init": "la", "init_params": {"tau": 1.5}}),
+    ("la_tau2", {"init": "la", "init_params": {"tau": 2.0}}),
+    ("vs", {"init": "vs", "init_params": None}),
+    ("noise0.4", {"init": "la", "augmentation": "shared", "augmentation_params": {"eps": 0.4}}),
+    ("noise0.8", {"init": "la", "augmentation": "shared", "augmentation_params": {"eps": 0.8}}),
+    ("noise1.6", {"init": "la", "augmentation": "shared", "augmentation_params": {"eps": 1.6}}),
+    ("balanced", {"init": "balanced", "init_params": None}),
+    ("ldam", {"init": "ldam", "init_params": None}),
+]
+
+
+def arm_param_grid():
+    """The 9 arms as a GridSearchCV ``param_grid`` (a list of one-point dicts)."""
+    return [{key: [value] for key, value in params.items()} for _, params in ARM_PARAMS]
+
+
+def arm_name(params):
+    """The arm name of a grid's ``best_params_``."""
+    for name, arm in ARM_PARAMS:
+        if all(params.get(k) == v for k, v in arm.items()):
+            return name
+    return repr(params)
 
 
 # ----------------------------------------------------------------------------- data, models
@@ -134,15 +189,27 @@ def make_estimator(variant, args, n_features, n_classes, epochs, seed=0):
             train_split=None, optimizer=torch.optim.Adam, iterator_train__shuffle=True,
             verbose=0, **common)
     if variant == "fixed":
-        return AutoBalanceClassifier(search=None, init="ce", hidden_layer_sizes=hidden,
+        return AutoBalanceClassifier(search=None, init="la", hidden_layer_sizes=hidden,
                                      random_state=seed, **common)
     if variant == "autobalance":
         return AutoBalanceClassifier(hidden_layer_sizes=hidden, random_state=seed, **common)
-    searched = {"ab_split": dict(cv=None), "ab_cv3": dict(cv=3), "ab_cv5": dict(cv=5),
-                "ab_previous": dict(cv=None, selection="error")}
-    if variant in searched:
-        return AutoBalanceClassifier(hidden_layer_sizes=hidden, random_state=seed,
-                                     **searched[variant], **common)
+    if variant == "ab_hypergradient":
+        return AutoBalanceClassifier(search="l+delta", hidden_layer_sizes=hidden,
+                                     random_state=seed, **common)
+    if variant in GRIDS:
+        from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+        base = AutoBalanceClassifier(search=None, hidden_layer_sizes=hidden, random_state=seed,
+                                     **common)
+        cv = StratifiedKFold(3, shuffle=True, random_state=seed)
+        grid = dict(param_grid=arm_param_grid(), cv=cv, scoring="balanced_accuracy", n_jobs=1,
+                    refit=True)
+        if variant == "arm_grid":
+            return GridSearchCV(base, **grid)
+        from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+        from sklearn.model_selection import HalvingGridSearchCV
+
+        return HalvingGridSearchCV(base, random_state=seed, **grid)
     if variant == "torch_loop":
         return TorchLoop(n_features, n_classes, hidden, seed=seed, **common)
     raise ValueError(variant)
@@ -180,7 +247,8 @@ class TorchLoop:
         return self
 
 
-def timed_fit(variant, args, X, y, epochs, seed=0):
+def timed_fit(variant, args, X, y, epochs, seed=0, return_estimator=False):
+    """Wall time (s) of one fit of ``variant`` (and the fitted estimator if asked)."""
     if variant == "skorch":
         import torch
 
@@ -190,7 +258,36 @@ def timed_fit(variant, args, X, y, epochs, seed=0):
     start = time.perf_counter()
     est.fit(X, y)
     sync(args.device)
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    return (seconds, est) if return_estimator else seconds
+
+
+def fit_info(variant, est):
+    """What a fit chose: the tournament's checkpoints and kept arm, a grid's best arm."""
+    if variant == "autobalance":
+        report = est.selection_report_
+        names = [arm["name"] for arm in report["arms"]]
+        checkpoints = []
+        for cp in report["checkpoints"]:
+            after = [a for a in cp["alive"] if a not in cp["dropped"]]
+            checkpoints.append({"fraction": cp["fraction"], "step": cp["step"],
+                                "alive_before": len(cp["alive"]), "alive_after": len(after),
+                                "dropped": [names[a] for a in cp["dropped"]]})
+        return {"kind": report["kind"], "checkpoints": checkpoints,
+                "kept": report["kept_name"], "moved": bool(report["moved"]),
+                "best": None if report["best"] is None else names[report["best"]],
+                "steps": report["steps"], "steps_per_epoch": report["steps_per_epoch"],
+                "arms": [{k: arm.get(k) for k in ("name", "error", "gain", "se", "t", "step",
+                                                   "dropped_at")} for arm in report["arms"]]}
+    if variant == "ab_hypergradient":
+        return {"moved": bool(est.selection_report_["moved"]), "best_epoch": est.best_epoch_}
+    if variant in GRIDS:
+        info = {"best_arm": arm_name(est.best_params_), "best_score": float(est.best_score_)}
+        if variant == "arm_halving":
+            info["n_candidates"] = [int(c) for c in est.n_candidates_]
+            info["n_resources"] = [int(r) for r in est.n_resources_]
+        return info
+    return None
 
 
 # ----------------------------------------------------------------------------- instrumentation
@@ -199,11 +296,12 @@ def instrument(device):
     """Wrap the real methods with timers; yields the dict of recorded durations (s)."""
     from skorch import NeuralNetClassifier
 
+    from sklearn_autobalance import _tournament
     from sklearn_autobalance._network import TabularNet
     from sklearn_autobalance._search import LossSearch
 
     record = {"phase": None, "phases": [], "train_step": {}, "hyper_step": [],
-              "epoch_end_eval": [], "skorch_train_step": []}
+              "epoch_end_eval": [], "skorch_train_step": [], "arm_steps": []}
 
     def timer(func, sink):
         @functools.wraps(func)
@@ -216,18 +314,27 @@ def instrument(device):
             return out
         return wrapper
 
-    def phase_fit(func):
+    def phase(func, name_of):
         @functools.wraps(func)
         def wrapper(self, *a, **kw):
-            name = "search" if any(n == "loss_search" for n, _ in (self.callbacks or [])) \
-                else "retrain/fixed"
+            name = name_of(self)
             record["phase"] = name
             record["train_step"].setdefault(name, [])
+            sync(device)
             start = time.perf_counter()
             out = func(self, *a, **kw)
             sync(device)
             record["phases"].append((name, time.perf_counter() - start))
             return out
+        return wrapper
+
+    def arm_inputs(func):
+        # Called once per tournament optimiser step, with the alive arms' strengths.
+        @functools.wraps(func)
+        def wrapper(X, y, eps, augmentation):
+            sync(device)
+            record["arm_steps"].append((time.perf_counter(), len(eps)))
+            return func(X, y, eps, augmentation)
         return wrapper
 
     patches = [
@@ -237,63 +344,96 @@ def instrument(device):
         (TabularNet, "train_step",
          timer(TabularNet.train_step,
                lambda t: record["train_step"][record["phase"]].append(t))),
-        (TabularNet, "fit", phase_fit(TabularNet.fit)),
+        (TabularNet, "fit", phase(TabularNet.fit, lambda net: "search" if any(
+            n == "loss_search" for n, _ in (net.callbacks or [])) else "final fit")),
+        (_tournament.Tournament, "fit", phase(_tournament.Tournament.fit,
+                                              lambda _: "tournament")),
+        (_tournament, "arm_inputs", arm_inputs(_tournament.arm_inputs)),
         (NeuralNetClassifier, "train_step",
          timer(NeuralNetClassifier.train_step, record["skorch_train_step"].append)),
     ]
-    saved = [(cls, name, cls.__dict__.get(name)) for cls, name, _ in patches]
+    saved = [(owner, name, vars(owner).get(name)) for owner, name, _ in patches]
     try:
-        for cls, name, func in patches:
-            setattr(cls, name, func)
+        for owner, name, func in patches:
+            setattr(owner, name, func)
         yield record
     finally:
-        for cls, name, original in saved:
+        for owner, name, original in saved:
             if original is None:
-                delattr(cls, name)
+                delattr(owner, name)
             else:
-                setattr(cls, name, original)
+                setattr(owner, name, original)
 
 
 def _median_ms(values):
     return 1e3 * statistics.median(values) if values else None
 
 
+def _phase_total(phases, name):
+    return sum(sec for n, sec in phases if n == name)
+
+
 def step_costs(args, X, y):
-    """Instrumented fits of (c) and (a): per-step timings from the real code."""
+    """Instrumented fits of (c), (d) and (a): where the time goes, from the real code."""
+    n_classes = int(y.max()) + 1
     out = {}
+    variants = [v for v in ("autobalance", "ab_hypergradient") if v in args.variants]
+    for variant in variants:
+        with instrument(args.device) as rec:
+            start = time.perf_counter()
+            est = make_estimator(variant, args, X.shape[1], n_classes, args.epochs)
+            est.fit(X, y)
+            sync(args.device)
+            total = time.perf_counter() - start
+        phases = list(rec["phases"])
+        steps = {name: list(t) for name, t in rec["train_step"].items()}
+        final = steps.get("final fit", [])
+        res = {"fit_s": total, "phases": phases,
+               "final_fit_s": _phase_total(phases, "final fit"),
+               "n_final_steps": len(final), "final_train_step_median_ms": _median_ms(final)}
+        if res["n_final_steps"]:
+            res["final_step_wall_ms"] = 1e3 * res["final_fit_s"] / res["n_final_steps"]
+        if variant == "autobalance":
+            res["tournament_s"] = _phase_total(phases, "tournament")
+            res["info"] = fit_info(variant, est)
+            marks = rec["arm_steps"]
+            by_arms = {}
+            for (t0, m), (t1, _) in zip(marks, marks[1:]):
+                by_arms.setdefault(m, []).append(t1 - t0)
+            cv = est.cv
+            res["tournament_steps"] = [
+                {"arms": m, "copies": m * cv, "n_steps": len(v) + (1 if m == marks[-1][1] else 0),
+                 "median_ms": _median_ms(v), "total_s": sum(v)}
+                for m, v in sorted(by_arms.items(), reverse=True)]
+            res["n_tournament_steps"] = len(marks)
+        else:
+            search = steps.get("search", [])
+            res.update({
+                "search_s": _phase_total(phases, "search"),
+                "n_hyper_steps": len(rec["hyper_step"]),
+                "hyper_step_median_ms": _median_ms(rec["hyper_step"]),
+                "hyper_step_total_s": sum(rec["hyper_step"]),
+                "epoch_end_eval_total_s": sum(rec["epoch_end_eval"]),
+                "n_epoch_end_evals": len(rec["epoch_end_eval"]),
+                # The hyper-step runs inside on_batch_end, i.e. after train_step
+                # returns: the train_step timings do not include it.
+                "n_search_steps": len(search),
+                "search_train_step_median_ms": _median_ms(search),
+                "search_train_step_total_s": sum(search)})
+            if res["hyper_step_median_ms"] and res["search_train_step_median_ms"]:
+                res["hyper_over_train_step"] = (res["hyper_step_median_ms"]
+                                                / res["search_train_step_median_ms"])
+        out[variant] = res
     with instrument(args.device) as rec:
+        import torch
+
+        torch.manual_seed(0)
         start = time.perf_counter()
-        make_estimator("autobalance", args, X.shape[1], int(y.max()) + 1, args.epochs).fit(X, y)
-        out["autobalance_fit_s"] = time.perf_counter() - start
-        ab = {k: (list(v) if isinstance(v, list) else {p: list(t) for p, t in v.items()})
-              for k, v in rec.items() if k in ("hyper_step", "epoch_end_eval", "train_step")}
-        out["phases"] = list(rec["phases"])
-        start = time.perf_counter()
-        make_estimator("skorch", args, X.shape[1], int(y.max()) + 1, args.epochs).fit(X, y)
-        out["skorch_fit_s"] = time.perf_counter() - start
-        sk = list(rec["skorch_train_step"])
-    search_steps = ab["train_step"].get("search", [])
-    retrain_steps = ab["train_step"].get("retrain/fixed", [])
-    all_steps = search_steps + retrain_steps
-    out.update({
-        "n_hyper_steps": len(ab["hyper_step"]),
-        "n_train_steps_search": len(search_steps),
-        "n_train_steps_retrain": len(retrain_steps),
-        "hyper_step_median_ms": _median_ms(ab["hyper_step"]),
-        "hyper_step_total_s": sum(ab["hyper_step"]),
-        "epoch_end_eval_total_s": sum(ab["epoch_end_eval"]),
-        "n_epoch_end_evals": len(ab["epoch_end_eval"]),
-        # The hyper-step runs inside on_batch_end, i.e. after train_step returns:
-        # the train_step timings do not include it.
-        "train_step_median_ms": 1e3 * statistics.median(all_steps),
-        "train_step_search_median_ms": _median_ms(search_steps),
-        "train_step_total_s": sum(all_steps),
-        "skorch_train_step_median_ms": 1e3 * statistics.median(sk),
-        "skorch_train_step_total_s": sum(sk),
-        "n_skorch_train_steps": len(sk),
-    })
-    if out["hyper_step_median_ms"] is not None:
-        out["hyper_over_train_step"] = out["hyper_step_median_ms"] / out["train_step_median_ms"]
+        make_estimator("skorch", args, X.shape[1], n_classes, args.epochs).fit(X, y)
+        out["skorch"] = {"fit_s": time.perf_counter() - start,
+                         "n_train_steps": len(rec["skorch_train_step"]),
+                         "train_step_median_ms": _median_ms(rec["skorch_train_step"]),
+                         "train_step_total_s": sum(rec["skorch_train_step"])}
     return out
 
 
@@ -345,55 +485,121 @@ def memory_runs(args, variants):
 
 
 # ----------------------------------------------------------------------------- report
+def _ratio(a, b):
+    return f"{a / b:.2f}" if a is not None and b else ""
+
+
 def to_markdown(p):
     a = p["args"]
-    md = ["### Speed and memory: AutoBalanceClassifier vs a plain skorch fit\n",
+    md = ["### Speed and memory: AutoBalanceClassifier vs a plain skorch fit and a grid search\n",
           _common.machine_markdown(p["machine"], p["command"]),
           f"Data: {p['data']}. Network MLP(64, 10, {tuple(a['hidden'])}), Adam lr {a['lr']}, "
-          f"batch size {a['batch_size']}, {a['epochs']} epochs; AutoBalance default search "
-          f"(`search='l+delta'`, `init='la'`, S_T/S_V 80/20, search run then retraining).\n"]
+          f"batch size {a['batch_size']}, {a['epochs']} epochs. AutoBalance default: the "
+          "tournament of 9 arms x 3 fold copies (27 batched copies from step 0, halving at 50 % "
+          "and 70 % of the steps, t < -2 against LA stops), then the kept arm on all data.\n"]
     t = p["timing"]
-    base = t["median_s"]["skorch"]
+    med = t["median_s"]
+    base = med["skorch"]
     rows = []
     for v in p["variants"]:
         runs = ", ".join(f"{x:.2f}" for x in t["runs_s"][v])
-        rows.append([LABELS[v], f"{t['median_s'][v]:.2f}", runs, f"{t['median_s'][v] / base:.2f}"])
+        rows.append([LABELS[v], f"{med[v]:.2f}", runs, f"{med[v] / base:.2f}"])
     n_rounds = len(a["seeds"]) * a["repeats"]
     md.append(f"**Fit wall time** (median of {n_rounds} alternating rounds in one process, "
               f"data/weight seeds {a['seeds']}, variant order rotated each round):\n")
     md.append(_common.markdown_table(["Variant", "median (s)", "runs (s)", "ratio to (a)"], rows))
-    if "fixed" in t["median_s"] and "autobalance" in t["median_s"]:
-        md.append(f"(b)/(a) = {t['median_s']['fixed'] / base:.2f}, "
-                  f"(c)/(a) = {t['median_s']['autobalance'] / base:.2f}, "
-                  f"(c)/(b) = {t['median_s']['autobalance'] / t['median_s']['fixed']:.2f}.\n")
+    if "autobalance" in med:
+        ab = med["autobalance"]
+        parts = [f"(c)/(a) = {ab / base:.2f} (bar <= 4.0)"]
+        if "fixed" in med:
+            parts.append(f"(c)/(b) = {ab / med['fixed']:.2f}")
+        if "arm_grid" in med:
+            parts.append(f"(c)/(e) GridSearchCV = {ab / med['arm_grid']:.2f} (bar <= 0.3)")
+        if "arm_halving" in med:
+            parts.append(f"(c)/(f) HalvingGridSearchCV = {ab / med['arm_halving']:.2f} "
+                         "(bar < 1)")
+        if "ab_hypergradient" in med:
+            parts.append(f"(c)/(d) = {ab / med['ab_hypergradient']:.2f}")
+        # Per-round ratios (same round, same data) next to the ratio of medians.
+        per_round = {}
+        for ref in ("skorch", "arm_grid", "arm_halving"):
+            if ref in t["runs_s"]:
+                r = [x / y for x, y in zip(t["runs_s"]["autobalance"], t["runs_s"][ref])]
+                per_round[ref] = ", ".join(f"{x:.2f}" for x in r)
+        md.append("; ".join(parts) + ". Per round: " + "; ".join(
+            f"(c)/{k} {v}" for k, v in per_round.items()) + ".\n")
+
+    info = p.get("fit_info", {})
+    if info.get("autobalance"):
+        rows = []
+        for seed, fi in zip(p["info_seeds"], info["autobalance"]):
+            cps = "; ".join(f"{c['fraction']:.0%}: {c['alive_before']} -> {c['alive_after']}"
+                            + (f" (stopped {', '.join(c['dropped'])})" if c["dropped"] else "")
+                            for c in fi["checkpoints"])
+            rows.append([seed, cps, fi["best"] or "", fi["kept"], "yes" if fi["moved"] else "no"])
+        md.append("**Tournament checkpoints** of the timed (c) fits (arms alive before -> after "
+                  "each checkpoint, LA included):\n")
+        md.append(_common.markdown_table(["seed", "checkpoints", "best challenger", "kept",
+                                          "moved"], rows))
+    for v in GRIDS:
+        if info.get(v):
+            md.append(f"{LABELS[v]}: best arm per seed " + ", ".join(
+                f"{s}: {fi['best_arm']}" for s, fi in zip(p["info_seeds"], info[v]))
+                + (f"; candidates {info[v][0]['n_candidates']} on "
+                   f"{info[v][0]['n_resources']} rows" if v == "arm_halving" else "") + ".\n")
 
     s = p.get("steps")
     if s:
-        phases = ", ".join(f"{name} {sec:.2f} s" for name, sec in s["phases"])
-        md.append("**Per-step cost** (instrumented fits: timers around the real "
+        md.append("**Where the time goes** (one instrumented fit each on the first seed's data: "
+                  "timers around the real `Tournament.fit`, the final `TabularNet.fit`, "
                   "`LossSearch.hyper_step`, `TabularNet.train_step`, "
-                  "`NeuralNetClassifier.train_step`):\n")
-        hyper = (f"{s['hyper_step_median_ms']:.2f}" if s["hyper_step_median_ms"] is not None
-                 else "n/a")
-        rows = [
-            ["AutoBalance training step (forward, backward, Adam)",
-             f"{s['train_step_median_ms']:.3f}",
-             f"{s['n_train_steps_search']} + {s['n_train_steps_retrain']}",
-             f"{s['train_step_total_s']:.2f}"],
-            ["AutoBalance hyper-step (implicit hyper-gradient)", hyper,
-             str(s["n_hyper_steps"]), f"{s['hyper_step_total_s']:.2f}"],
-            ["AutoBalance epoch-end validation scoring", "",
-             str(s["n_epoch_end_evals"]), f"{s['epoch_end_eval_total_s']:.2f}"],
-            ["skorch training step (excl. DataLoader)", f"{s['skorch_train_step_median_ms']:.3f}",
-             str(s["n_skorch_train_steps"]), f"{s['skorch_train_step_total_s']:.2f}"],
-        ]
-        md.append(_common.markdown_table(["Operation", "median (ms)", "count", "total (s)"], rows))
-        ratio = s.get("hyper_over_train_step")
-        md.append((f"One hyper-step costs {ratio:.1f} training steps. " if ratio else "")
-                  + f"Instrumented AutoBalance fit {s['autobalance_fit_s']:.2f} s ({phases}); "
-                  f"instrumented skorch fit {s['skorch_fit_s']:.2f} s, of which "
-                  f"{s['skorch_train_step_total_s']:.2f} s in training steps (the rest: "
-                  f"DataLoader collation, callbacks).\n")
+                  "`NeuralNetClassifier.train_step`; a tournament step is the interval between "
+                  "two calls of `_tournament.arm_inputs`, one per optimiser step):\n")
+        rows = []
+        sk = s.get("skorch", {})
+        c = s.get("autobalance")
+        if c:
+            rows.append(["(c) whole fit (instrumented)", f"{c['fit_s']:.2f}", "", "", ""])
+            rows.append(["(c) tournament phase (`Tournament.fit`)", f"{c['tournament_s']:.2f}",
+                         str(c["n_tournament_steps"]), "", _ratio(c["tournament_s"], c["fit_s"])])
+            for r in c["tournament_steps"]:
+                rows.append([f"(c) tournament step, {r['arms']} arms ({r['copies']} copies)",
+                             f"{r['total_s']:.2f}", str(r["n_steps"]),
+                             f"{r['median_ms']:.2f}" if r["median_ms"] else "", ""])
+            rows.append(["(c) final fit on all data (kept arm)", f"{c['final_fit_s']:.2f}",
+                         str(c["n_final_steps"]),
+                         f"{c.get('final_step_wall_ms', 0):.2f} wall / "
+                         f"{c['final_train_step_median_ms'] or 0:.2f} train_step",
+                         _ratio(c["final_fit_s"], c["fit_s"])])
+        d = s.get("ab_hypergradient")
+        if d:
+            rows.append(["(d) whole fit (instrumented)", f"{d['fit_s']:.2f}", "", "", ""])
+            rows.append(["(d) search phase (fold networks + control twins)",
+                         f"{d['search_s']:.2f}", str(d["n_search_steps"]),
+                         f"{d['search_train_step_median_ms'] or 0:.2f} train_step",
+                         _ratio(d["search_s"], d["fit_s"])])
+            rows.append(["(d) hyper-steps (inside the search phase)",
+                         f"{d['hyper_step_total_s']:.2f}", str(d["n_hyper_steps"]),
+                         f"{d['hyper_step_median_ms'] or 0:.2f}", ""])
+            rows.append(["(d) epoch-end validation scoring", f"{d['epoch_end_eval_total_s']:.2f}",
+                         str(d["n_epoch_end_evals"]), "", ""])
+            rows.append(["(d) retrain on all data", f"{d['final_fit_s']:.2f}",
+                         str(d["n_final_steps"]),
+                         f"{d['final_train_step_median_ms'] or 0:.2f} train_step",
+                         _ratio(d["final_fit_s"], d["fit_s"])])
+        if sk:
+            rows.append(["(a) skorch fit (instrumented)", f"{sk['fit_s']:.2f}",
+                         str(sk["n_train_steps"]),
+                         f"{sk['train_step_median_ms']:.2f} train_step (excl. DataLoader)", ""])
+        md.append(_common.markdown_table(["Part", "total (s)", "steps", "per step (ms)",
+                                          "share of the fit"], rows))
+        if c and c["tournament_steps"] and c.get("final_step_wall_ms"):
+            first = c["tournament_steps"][0]
+            md.append(f"A tournament step with {first['copies']} copies costs "
+                      f"{first['median_ms'] / c['final_step_wall_ms']:.1f} final-fit steps "
+                      f"(wall per step); " + ", ".join(
+                          f"{r['copies']} copies: {r['median_ms'] / c['final_step_wall_ms']:.1f}"
+                          for r in c["tournament_steps"][1:]) + ".\n")
 
     m = p.get("memory")
     if m and "skorch" in m:
@@ -421,7 +627,8 @@ def to_markdown(p):
         md.append(f"**Peak memory** (one subprocess per variant, peak RSS = `VmHWM` of "
                   f"/proc/self/status; `ru_maxrss` inherits the parent's RSS across "
                   f"fork+exec on Linux, so it is only kept in the JSON; "
-                  f"{a['memory_epochs']} epoch(s) on the same data):\n")
+                  f"{a['memory_epochs']} epoch(s) on the same data; the grids' peak is one "
+                  f"AutoBalance fit's at a time, not measured unless asked):\n")
         md.append(_common.markdown_table(header, rows))
 
     sc = p.get("scaling")
@@ -466,6 +673,9 @@ def parse_args(argv=None):
                    help="torch.set_num_threads in every process (0: torch's default)")
     p.add_argument("--no-steps", action="store_true", help="skip the instrumented fits")
     p.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
+    p.add_argument("--memory-variants", nargs="+", default=None, choices=VARIANTS,
+                   help="variants of the memory subprocesses (default: the timed ones but "
+                        "the grids)")
     p.add_argument("--memory-epochs", type=int, default=None,
                    help="epochs of the memory fits (default: --epochs)")
     p.add_argument("--no-scaling", action="store_true")
@@ -487,6 +697,10 @@ def parse_args(argv=None):
         args.memory_epochs = args.epochs
     if "skorch" not in args.variants:
         args.variants = ["skorch", *args.variants]
+    if args.memory_variants is None:
+        args.memory_variants = [v for v in args.variants if v not in GRIDS]
+    elif "skorch" not in args.memory_variants:
+        args.memory_variants = ["skorch", *args.memory_variants]
     return args
 
 
@@ -512,35 +726,52 @@ def main(argv=None):
 
     # 1. alternating timing.
     runs = {v: [] for v in args.variants}
+    infos = {v: [] for v in args.variants}
+    payload["info_seeds"] = []
     round_ = 0
     for seed in args.seeds:
         X, y = make_data(args.n, args.ratio, seed=seed)
         counts = np.bincount(y)
         payload["data"] = (f"make_classification, n={len(y)}, 64 features, 10 classes, "
-                           f"long-tailed counts {counts.tolist()} (seed {args.seeds[0]}; ratio "
+                           f"long-tailed counts {counts.tolist()} (seed {seed}; ratio "
                            f"{counts.max() / counts.min():.0f}); data seeds {args.seeds}")
         print(payload["data"])
         for rep in range(args.repeats):
             k = round_ % len(args.variants)
             round_ += 1
+            payload["info_seeds"].append(seed)
             for v in args.variants[k:] + args.variants[:k]:
-                runs[v].append(timed_fit(v, args, X, y, args.epochs, seed))
-                print(f"  seed {seed} repeat {rep}: {v:12s} {runs[v][-1]:7.2f} s", flush=True)
-    payload["timing"] = {"runs_s": runs,
-                         "median_s": {v: statistics.median(r) for v, r in runs.items()}}
-    _common.write_json(out_json, payload)
+                seconds, est = timed_fit(v, args, X, y, args.epochs, seed, return_estimator=True)
+                runs[v].append(seconds)
+                infos[v].append(fit_info(v, est))
+                del est
+                extra = ""
+                if v == "autobalance":
+                    fi = infos[v][-1]
+                    extra = ("  alive " + " -> ".join(
+                        [str(fi["checkpoints"][0]["alive_before"])] if fi["checkpoints"] else [])
+                        + "".join(f" -> {c['alive_after']}" for c in fi["checkpoints"])
+                        + f", kept {fi['kept']}" + (" (moved)" if fi["moved"] else ""))
+                elif v in GRIDS:
+                    extra = f"  best arm {infos[v][-1]['best_arm']}"
+                print(f"  seed {seed} repeat {rep}: {v:16s} {seconds:7.2f} s{extra}", flush=True)
+            payload["timing"] = {"runs_s": runs,
+                                 "median_s": {v: statistics.median(r) for v, r in runs.items()}}
+            payload["fit_info"] = {v: i for v, i in infos.items() if any(i)}
+            _common.write_json(out_json, payload)
 
-    # 2. per-step cost.
+    # 2. where the time goes.
     if not args.no_steps:
         X, y = make_data(args.n, args.ratio, seed=args.seeds[0])
         payload["steps"] = step_costs(args, X, y)
-        print("  steps:", {k: (round(v, 4) if isinstance(v, float) else v)
-                           for k, v in payload["steps"].items() if k != "phases"})
+        for v, res in payload["steps"].items():
+            print(f"  steps {v}:", {k: (round(x, 4) if isinstance(x, float) else x)
+                                    for k, x in res.items() if k not in ("phases", "info")})
         _common.write_json(out_json, payload)
 
     # 3. peak memory.
     if not args.no_memory:
-        payload["memory"] = memory_runs(args, args.variants)
+        payload["memory"] = memory_runs(args, args.memory_variants)
         _common.write_json(out_json, payload)
 
     # 4. scaling.

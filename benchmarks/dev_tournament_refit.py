@@ -20,7 +20,9 @@ EVERY arm that survived to the end (not only the kept one):
     initial weights as every fold copy), for the whole number of full-data
     epochs whose steps are nearest to the arm's ``steps`` (ties: the larger;
     the estimator cannot stop inside an epoch). The matched steps are
-    recorded.
+    recorded. With ``--full-epochs`` also (c) the same retrain for ``--max-epochs``
+    full-data epochs (``refit_full``): as long as ``search=None`` trains the
+    control, which is what the estimator keeps when no arm passes.
 
 The batch order and the noise stream of the retrain are the estimator's own
 (seeded by ``random_state``), not the tournament's. Also timed: the tournament
@@ -163,9 +165,13 @@ def run(name, seed, args):
         r_seconds = time.perf_counter() - start
         steps_done = sum(len(h.get("batches", ())) for h in clf.net_.history)
         refit = balanced_error(yte, clf.predict(Xte))
-        arms.append({"arm": a, "name": arm["name"], "kept": a == report["kept"],
-                     "arm_steps": arm["step"], "epochs": epochs, "refit_steps": steps_done,
-                     "fold_average": fold_avg, "refit": refit, "refit_seconds": r_seconds})
+        record = {"arm": a, "name": arm["name"], "kept": a == report["kept"],
+                  "arm_steps": arm["step"], "epochs": epochs, "refit_steps": steps_done,
+                  "fold_average": fold_avg, "refit": refit, "refit_seconds": r_seconds}
+        if args.full_epochs:  # the retrain as long as search=None trains: max_epochs
+            full = retrain(arm, initial, Xtr, ytr, seed, args.max_epochs, args)
+            record["refit_full"] = balanced_error(yte, full.predict(Xte))
+        arms.append(record)
         print(f"  {arm['name']:<11}{'*' if a == report['kept'] else ' '} fold average "
               f"{fold_avg:6.2f}  retrain {refit:6.2f}  (retrain - fold avg {refit - fold_avg:+6.2f}"
               f"; {epochs} epochs = {steps_done} steps vs {arm['step']}; {r_seconds:.1f} s)",
@@ -275,6 +281,9 @@ def main():
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--json", default=None)
     parser.add_argument("--check", action="store_true")
+    parser.add_argument("--full-epochs", action="store_true",
+                        help="also retrain every surviving arm for --max-epochs full-data "
+                             "epochs (refit_full), as search=None trains the control")
     parser.add_argument("--analyse", nargs="*", default=None, metavar="JSON")
     args = parser.parse_args()
     import torch

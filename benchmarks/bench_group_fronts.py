@@ -17,11 +17,13 @@ Sweeps (the networks and settings of ``bench_groups.py``: a linear head on
 ``waterbirds_like``, an MLP (64,) on the tables; ``waterbirds_like_mlp`` is
 ``waterbirds_like`` with the estimator's default MLP (128, 128)):
 
-- AutoBalance ``objective="deo"``, ``fairness_weight`` in (0, 0.25, 0.5, 0.75, 0.9, 1);
-- AutoBalance ``objective="deo"`` (``fairness_weight=0.9``), ``error_tolerance`` (its
-  error budget) in (0, 0.01, 0.02, 0.05, 0.1, 0.2), and the same from ``init="ce"``
-  (the budget then relative to plain CE's heads) in (0.01, 0.05, 0.1), and from
-  ``init="ce"`` ``fairness_weight`` in (0.25, 0.5, 0.75) (the objective's own trade-off
+- AutoBalance ``objective="deo"``, ``objective_params["fairness_weight"]`` in
+  (0, 0.25, 0.5, 0.75, 0.9, 1);
+- AutoBalance ``objective="deo"`` (``fairness_weight`` 0.9),
+  ``objective_params["error_tolerance"]`` (its error budget) in (0, 0.01, 0.02,
+  0.05, 0.1, 0.2), and the same from ``init="ce"`` (the budget then relative to
+  plain CE's heads) in (0.01, 0.05, 0.1), and from ``init="ce"``
+  ``fairness_weight`` in (0.25, 0.5, 0.75) (the objective's own trade-off
   between standard CE and the DEO, from the loss that minimises standard error); the
   AutoBalance front is that of all its sweeps' points together;
 - the training-loss blend ``(1 - lam) CE + lam CE_deo``, ``lam`` in (0, 0.25, 0.5, 0.75, 0.9);
@@ -94,14 +96,12 @@ def make_model(method, value, seed, hidden, args):
     from sklearn_autobalance import AutoBalanceClassifier
 
     common = dict(hidden_layer_sizes=hidden, max_epochs=args.max_epochs, random_state=seed)
-    if method == "autobalance_deo":
-        return AutoBalanceClassifier(objective="deo", fairness_weight=value, **common)
-    if method == "autobalance_budget":
-        return AutoBalanceClassifier(objective="deo", error_tolerance=value, **common)
-    if method == "autobalance_ce_init":
-        return AutoBalanceClassifier(objective="deo", init="ce", error_tolerance=value, **common)
-    if method == "autobalance_ce_fw":
-        return AutoBalanceClassifier(objective="deo", init="ce", fairness_weight=value, **common)
+    if method in ("autobalance_deo", "autobalance_budget", "autobalance_ce_init",
+                  "autobalance_ce_fw"):
+        key = SWEEPS[method][0]  # a key of objective_params
+        init = "ce" if method in ("autobalance_ce_init", "autobalance_ce_fw") else "la"
+        return AutoBalanceClassifier(objective="deo", init=init,
+                                     objective_params={key: value}, **common)
     if method == "blend_deo":
         return AutoBalanceClassifier(search=None, init="blend", **common,
                                      init_params={"regularizer": "deo", "lam": value})

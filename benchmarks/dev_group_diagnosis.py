@@ -11,8 +11,23 @@ does not, the selection fits noise; if validation DEO does not fall, the
 search cannot express or find the fix.
 
 Sets: ``bench_groups.make_dataset`` (``waterbirds_like`` with 512 features,
-``hmda``, ``default``); the network is the estimator's default MLP
-(``--hidden`` changes it; ``--hidden`` with no value is a linear head).
+``hmda``, ``default``); the network is a linear head (``--hidden`` with no
+value, the default). The study was of the whole-network search on the default
+MLP (``output_layer="network"``); since issue 22 the output layer is chosen
+automatically, and a group objective on a network with hidden layers searches
+the cross-fitted output layer (``dev_head_diagnosis.py`` diagnoses that), so
+the whole-network search is reached only on a linear module: hidden sizes are
+refused here. Configurations (issue 22 ported or removed them; git history has
+the old script):
+
+- ``ab_deo``: ``objective="deo"`` (was the same with ``output_layer="network"``
+  on the MLP);
+- ``ab_deo_l_ce``: ``objective="deo", search="l", init="ce"`` (the closest
+  current call of the removed ``ab_deo_cell_ce``, which searched one ``l`` per
+  (class, group) cell with ``dictionary="clusters", cluster_size=1``; a
+  searched loss now moves along the log-prior dictionary);
+- ``ab_deo_cell_ce_error`` (the same with ``selection="error"``) is deleted:
+  ``dictionary``, ``cluster_size`` and ``selection`` went in issue 22.
 
 Usage::
 
@@ -20,10 +35,13 @@ Usage::
 
 ``--dev-check``: on the development copy ``make_waterbirds_like(n_features=128,
 random_state=10 + seed)`` (seeds 0-1, StandardScaler, the default MLP), the
-test DEO / group-balanced error of CE, CE with fixed feature noise (eps 0.8
-and 2) and per-cell searches from CE (``cv=3``): ``l``, ``l`` & Delta, Delta,
-with ``selection="error"`` or ``"paired"``, ``hyper_lr=0.1``, a group-balanced
-start, and with searched augmentation::
+test DEO / group-balanced error of CE and CE with fixed feature noise (eps 0.8
+and 2). Its per-cell searches from CE on the whole MLP (``l``, ``l`` & Delta,
+Delta, with ``selection="error"`` or ``"paired"``, ``hyper_lr=0.1``, a
+group-balanced start, searched augmentation) were deleted: they needed
+``output_layer="network"``, ``dictionary="clusters"``, ``cluster_size``,
+``selection`` and ``hyper_lr`` as constructor parameters, all removed in issue
+22 (git history has them)::
 
     python benchmarks/dev_group_diagnosis.py --dev-check
 
@@ -63,16 +81,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common  # noqa: E402
 
-# The diagnosis is of the search on the whole network (output_layer="network",
-# the group default before the cross-fitted output layer).
+# The diagnosis is of the search on the whole network, which a group objective
+# runs on a linear module (on a network with hidden layers it searches the
+# cross-fitted output layer; issue 22 removed output_layer="network").
 CONFIGS = {
-    "ab_deo": {"objective": "deo", "output_layer": "network"},
-    "ab_deo_cell_ce": {"objective": "deo", "search": "l", "dictionary": "clusters",
-                       "cluster_size": 1, "init": "ce", "cv": 3, "selection": "paired",
-                       "output_layer": "network"},
-    "ab_deo_cell_ce_error": {"objective": "deo", "search": "l", "dictionary": "clusters",
-                             "cluster_size": 1, "init": "ce", "cv": 3, "selection": "error",
-                             "output_layer": "network"},
+    "ab_deo": {"objective": "deo"},
+    "ab_deo_l_ce": {"objective": "deo", "search": "l", "init": "ce"},
 }
 
 
@@ -143,25 +157,11 @@ def _group_weights(cells):
 # (n_features, random_state) of the last-layer checks: the development copies
 # of dev_groups.py (128 features, 10 and 11) and the benchmark's 512-d set.
 WATERBIRDS_CHECKS = ((128, 10), (128, 11), (512, 0), (512, 1))
-_CELL = {"objective": "deo", "search": "l", "dictionary": "clusters", "cluster_size": 1,
-         "init": "ce", "cv": 3, "output_layer": "network"}
 DEV_CONFIGS = {
     "ce": {"search": None, "init": "ce"},
     "ce, noise 0.8": {"search": None, "init": "ce", "augmentation": "shared"},
     "ce, noise 2": {"search": None, "init": "ce", "augmentation": "shared",
                     "augmentation_params": {"eps": 2.0}},
-    "cell l, error": {**_CELL, "selection": "error"},
-    "cell l & Delta, error": {**_CELL, "search": "l+delta", "selection": "error"},
-    "cell l & Delta, paired": {**_CELL, "search": "l+delta", "selection": "paired"},
-    "cell Delta, error": {**_CELL, "search": "delta", "selection": "error"},
-    "cell l & Delta, error, hyper_lr 0.1": {**_CELL, "search": "l+delta", "selection": "error",
-                                            "hyper_lr": 0.1},
-    "cell l & Delta, error, group-balanced start": {**_CELL, "search": "l+delta",
-                                                    "selection": "error",
-                                                    "init": "group_balanced"},
-    "cell l, error, searched noise": {**_CELL, "selection": "error", "augmentation": "shared"},
-    "cell l, paired, searched noise": {**_CELL, "selection": "paired",
-                                       "augmentation": "shared"},
 }
 
 
@@ -269,7 +269,8 @@ def main(argv=None):
     p.add_argument("--sets", nargs="+", default=["waterbirds_like", "hmda", "default"])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
-    p.add_argument("--hidden", nargs="*", type=int, default=None)
+    p.add_argument("--hidden", nargs="*", type=int, default=[],
+                   help="no value (the default): a linear head; hidden sizes are refused")
     p.add_argument("--waterbirds-features", type=int, default=512)
     p.add_argument("--max-epochs", type=int, default=50)
     p.add_argument("--out", default=str(_common.RESULTS_DIR / "group_diagnosis.md"))
@@ -289,6 +290,10 @@ def main(argv=None):
             print(text)
             return
 
+    if args.hidden:
+        raise SystemExit("with hidden layers a group objective searches the cross-fitted output "
+                         "layer (output_layer='network' went in issue 22): see "
+                         "dev_head_diagnosis.py")
     import bench_groups
     from sklearn_autobalance import AutoBalanceClassifier
     from sklearn_autobalance.metrics import (difference_of_equal_opportunity,
@@ -351,7 +356,7 @@ def main(argv=None):
     table = _common.markdown_table(
         ["set", "seed", "config", "CE test DEO / GBE", "init (LA) test DEO / GBE",
          "AB test DEO / GBE", "validation DEO init → kept", "kept candidate",
-         "kept l (class x group)"], lines)
+         "kept l"], lines)
     machine = _common.machine_markdown(_common.machine_info(), command)
     _common.write_text(args.out, machine + "\n\n" + table + "\n")
     _common.write_json(Path(args.out).with_suffix(".json"), {"records": records})

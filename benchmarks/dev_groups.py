@@ -11,8 +11,11 @@ baselines' and its group-balanced error is no worse than CE's.
 Usage::
 
     python benchmarks/dev_groups.py swisslabor,affairs,titanic,health,arrests,resume,wb128 \
-        '{"default": {"objective": "deo"}, "clus_lr.1": {"objective": "deo", \
-          "dictionary": "clusters", "hyper_lr": 0.1}}'
+        '{"default": {"objective": "deo"}, "tol.05": {"objective": "deo", \
+          "objective_params": {"error_tolerance": 0.05}}}'
+
+(The example's earlier second configuration, ``"dictionary": "clusters", "hyper_lr": 0.1``,
+used constructor parameters removed in issue 22.)
 """
 import os, sys, json, numpy as np, pandas as pd, torch, warnings
 warnings.filterwarnings("ignore"); torch.set_num_threads(1)

@@ -1,4 +1,4 @@
-"""Validation against test figures of every head-search candidate (``output_layer="crossfit"``).
+"""Validation against test figures of every head-search candidate (cross-fitted output layer).
 
 For each set and seed, fits ``AutoBalanceClassifier(objective="deo")`` with the
 given parameters, and for every candidate of the head search (the initial
@@ -9,9 +9,16 @@ rank correlation of validation and test DEO over the admissible candidates,
 then a markdown table (validation and test of the initial and the kept heads, how
 far the kept per-cell ``l`` moved, the admissible candidates).
 
+The network has hidden layers (default ``(64,)``), so ``objective="deo"`` runs
+the cross-fitted output layer: since issue 22 the estimator chooses it itself
+(the removed ``output_layer="crossfit"``), and ``fairness_weight`` /
+``error_tolerance`` are keys of ``objective_params``. The candidates are
+captured by wrapping ``_output_layer._select_head`` (a module function now, no
+longer an estimator method).
+
 Usage::
 
-    python benchmarks/dev_head_diagnosis.py hmda,wage '{"fairness_weight": 0.9}'
+    python benchmarks/dev_head_diagnosis.py hmda,wage '{"objective_params": {"fairness_weight": 0.9}}'
     python benchmarks/dev_head_diagnosis.py hmda '{"_head_lr": 0.05}' 0,1,2,3,4
     python benchmarks/dev_head_diagnosis.py hmda '{"_guarded_search": false}' 0,1,2
 """
@@ -29,7 +36,7 @@ torch.set_num_threads(1)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sklearn_autobalance import AutoBalanceClassifier  # noqa: E402
-from sklearn_autobalance import _autobalance, _heads  # noqa: E402
+from sklearn_autobalance import _heads, _output_layer  # noqa: E402
 from sklearn_autobalance.metrics import (  # noqa: E402
     difference_of_equal_opportunity, group_balanced_error)
 
@@ -37,11 +44,16 @@ CAPTURE = {}
 ROWS = []
 
 
-class Capturing(AutoBalanceClassifier):
-    def _select_head(self, candidates, search, n_groups, rng):
-        index, errors = super()._select_head(candidates, search, n_groups, rng)
-        CAPTURE.update(candidates=candidates, search=search, index=index)
-        return index, errors
+_original_select_head = _output_layer._select_head
+
+
+def _capturing_select_head(est, candidates, search, n_groups, rng):
+    index, errors = _original_select_head(est, candidates, search, n_groups, rng)
+    CAPTURE.update(candidates=candidates, search=search, index=index)
+    return index, errors
+
+
+_output_layer._select_head = _capturing_select_head
 
 
 def load(name, seed):
@@ -65,6 +77,7 @@ def main():
     sets, params = sys.argv[1].split(","), json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
     seeds = [int(s) for s in sys.argv[3].split(",")] if len(sys.argv) > 3 else [0, 1, 2]
     hidden = params.pop("hidden_layer_sizes", (64,))
+    max_epochs = params.pop("max_epochs", 30)
     if "_head_lr" in params:  # diagnosis only: the Adam step of the head's trajectories
         lr = params.pop("_head_lr")
         _heads.HeadLossSearch.trajectory = lambda self, alpha, lr=lr: _heads.Trajectory(
@@ -74,8 +87,9 @@ def main():
     for name in sets:
         for seed in seeds:
             Xtr, ytr, gtr, Xte, yte, gte = load(name, seed)
-            clf = Capturing(objective="deo", hidden_layer_sizes=tuple(hidden), max_epochs=30,
-                            random_state=seed, **public)
+            CAPTURE.clear()
+            clf = AutoBalanceClassifier(objective="deo", hidden_layer_sizes=tuple(hidden),
+                                        max_epochs=max_epochs, random_state=seed, **public)
             for k, v in switches.items():  # class switches, e.g. _guarded_search
                 setattr(clf, k, v)
             clf.fit(Xtr, ytr, sensitive_features=gtr)

@@ -4,11 +4,20 @@ What is measured
 ----------------
 For each development set, seed and configuration: the test balanced error
 in percent (``100 * (1 - balanced_accuracy_score)``), the training balanced
-error (does the default MLP interpolate?), and with ``selection="paired"``
-what the paired selection saw on the validation samples: whether it moved,
-the best candidate's gain over the control network and its paired SE, the
-max-t threshold. Defaults are chosen on the validation figures; the test
-column shows whether the rule's decisions paid.
+error (does the default MLP interpolate?), and what the selection saw on the
+out-of-fold samples: with a hyper-gradient search (``search="l+delta"`` etc.)
+whether the paired selection moved, the best candidate's gain over the control
+network and its paired SE, the max-t threshold; with the tournament (the
+default ``search="auto"``) the kept arm and the best arm's gain, SE and t.
+Defaults are chosen on the validation figures; the test column shows whether
+the rule's decisions paid.
+
+Removed in issue 22 (git history has the old script): ``cv=None`` and
+``selection`` are no longer parameters, so ``--snr`` now runs
+``search="l+delta"`` with the default ``cv=3`` and the paired selection (the
+closest current call; it ran ``cv=None, selection="error"``), and
+``--groups-check`` lost its ``"cv=3, paired"`` row (now the same call as
+``"defaults"``) and its ``"cv=None, error"`` row.
 
 Development sets (disjoint from ``bench_search.py``'s):
 
@@ -23,14 +32,14 @@ Development sets (disjoint from ``bench_search.py``'s):
   70/30 split.
 
 ``--snr``: the hyper-gradient's signal-to-noise ratio instead: on each set
-of ``--sets`` (seed 0, ``cv=None``, ``selection="error"``), at the first
+of ``--sets`` (seed 0, ``search="l+delta"``, cross-fitted), at the first
 hyper-step of epochs 20, 35 and 48, 40 hyper-gradients at the same network
 weights with fresh hyper-batches (default sizes); prints their mean, std and
 |mean| / std per search coordinate (``l``, ``delta``).
 
 ``--groups-check``: ``objective="deo"`` on ``make_waterbirds_like(n_features=64)``
-(MLP (64,), 30 epochs, seeds of ``--seeds``) with the current defaults and
-with ``cv=None, selection="error"``; prints test balanced error and DEO (%).
+(MLP (64,), 30 epochs, seeds of ``--seeds``) with the current defaults (the
+cross-fitted output layer); prints test balanced error and DEO (%).
 
 ``--noise N``: the false-move rate instead. Labels independent of X
 (600 x 8 standard normal features, 4 classes with priors 0.5/0.25/0.15/0.1),
@@ -42,8 +51,8 @@ Examples
 ::
 
     python benchmarks/dev_search.py --sets hd flare syn10 olive --seeds 0 1 2 \\
-        --configs '{"la": {"search": null}, "default": {}, "error": {"selection": "error"}}'
-    python benchmarks/dev_search.py --noise 40 --configs '{"default": {}, "split": {"cv": null}}'
+        --configs '{"la": {"search": null}, "default": {}, "ld": {"search": "l+delta"}}'
+    python benchmarks/dev_search.py --noise 40 --configs '{"default": {}, "cv5": {"cv": 5}}'
 """
 
 import argparse
@@ -89,17 +98,22 @@ def make(name, seed):
 
 
 def moved_away(clf):
-    """Whether the kept loss is a searched one (any selection rule)."""
+    """Whether the kept loss is a searched one (tournament or paired selection)."""
     if clf.selection_report_ is not None:
         return bool(clf.selection_report_["moved"])
-    warmup = max(1, int(round(clf.warmup_fraction * clf.max_epochs)))
-    return clf.best_epoch_ > warmup
+    return False  # search=None
 
 
 def describe(clf):
     r = getattr(clf, "selection_report_", None)
     if r is None:
         return ""
+    if r["kind"] == "tournament":
+        text = f"moved={int(r['moved'])} kept={r['kept_name']}"
+        if r["best"] is not None:
+            a = r["arms"][r["best"]]
+            text += f" best={a['name']} gain={a['gain']:+.4f} se={a['se']:.4f} t={a['t']:+.2f}"
+        return text
     b, i = r["best"], r["index"]
     return (f"moved={int(r['moved'])} kept_epoch={clf.best_epoch_} "
             f"best_gain={r['gain'][b]:+.4f} se={r['se'][b]:.4f} threshold={r['threshold']:.2f}"
@@ -137,7 +151,7 @@ def hypergradient_snr(names):
         for name in names:
             stats.clear()
             Xtr, ytr, _, _ = make(name, 0)
-            AutoBalanceClassifier(random_state=0, cv=None, selection="error").fit(Xtr, ytr)
+            AutoBalanceClassifier(random_state=0, search="l+delta").fit(Xtr, ytr)
             for epoch, (mean, std) in sorted(stats.items()):
                 print(f"{name} epoch {epoch}: mean {np.round(mean, 4)} std {np.round(std, 4)} "
                       f"snr {np.round(np.abs(mean) / std, 2)}", flush=True)
@@ -153,9 +167,7 @@ def groups_check(seeds):
     from sklearn_autobalance.datasets import make_waterbirds_like
     from sklearn_autobalance.metrics import balanced_error, difference_of_equal_opportunity
 
-    configs = {"defaults": dict(objective="deo"),
-               "cv=3, paired": dict(objective="deo", cv=3, selection="paired"),
-               "cv=None, error": dict(objective="deo", cv=None, selection="error")}
+    configs = {"defaults": dict(objective="deo")}
     for seed in seeds:
         data = make_waterbirds_like(n_features=64, random_state=seed)
         train, test = data.split == "train", data.split == "test"
@@ -185,7 +197,7 @@ def main(argv=None):
     p.add_argument("--noise", type=int, default=0, help="false-move study with N seeds")
     p.add_argument("--snr", action="store_true", help="hyper-gradient signal-to-noise ratio")
     p.add_argument("--groups-check", action="store_true",
-                   help="objective='deo' on make_waterbirds_like, new against previous rule")
+                   help="objective='deo' on make_waterbirds_like, current defaults")
     args = p.parse_args(argv)
     configs = json.loads(args.configs)
     print(f"# {' '.join(sys.argv)}  ({time.strftime('%Y-%m-%d %H:%M')})", flush=True)

@@ -143,22 +143,33 @@ def _scores(logits, y, soft, seed, step, n_boot=300):
     return {key: v.tolist() for key, v in scores.items()}, (reps[0] - reps)
 
 
-def record(name, seed, args):
-    """One tournament without halving; every arm's scores at each checkpoint and at the end."""
+def tournament_inputs(name, seed, hidden=(128, 128)):
+    """A development set's split, its training tensors, 3 stratified folds and the seeded MLP.
+
+    Returns ``(Xtr, ytr, Xte, yte, X, y, folds, module)``.
+    """
     import torch
-    from sklearn.metrics import balanced_accuracy_score
     from sklearn.model_selection import StratifiedKFold
 
-    from sklearn_autobalance import AutoBalanceClassifier, _tournament
     from sklearn_autobalance._network import MLP
 
     Xtr, ytr, Xte, yte = make_dev(name, seed)
-    n_classes = int(ytr.max()) + 1
     X = torch.as_tensor(Xtr, dtype=torch.float32)
     y = torch.as_tensor(ytr, dtype=torch.long)
     folds = list(StratifiedKFold(3, shuffle=True, random_state=seed).split(Xtr, ytr))
     torch.manual_seed(seed)
-    module = MLP(X.shape[1], n_classes, tuple(args.hidden))
+    module = MLP(X.shape[1], int(ytr.max()) + 1, tuple(hidden))
+    return Xtr, ytr, Xte, yte, X, y, folds, module
+
+
+def record(name, seed, args):
+    """One tournament without halving; every arm's scores at each checkpoint and at the end."""
+    import torch
+    from sklearn.metrics import balanced_accuracy_score
+
+    from sklearn_autobalance import AutoBalanceClassifier, _tournament
+
+    Xtr, ytr, Xte, yte, X, y, folds, module = tournament_inputs(name, seed, args.hidden)
     captured, original = {}, _tournament.score_arms
 
     def capture(logits, y_oof, **kw):

@@ -52,19 +52,12 @@ def leave_one_class_out_gains(pred_arm, pred_la, y, n_classes):
 def run(name, seed):
     import torch
     from sklearn.metrics import balanced_accuracy_score
-    from sklearn.model_selection import StratifiedKFold
 
-    from dev_tournament import make_dev
+    from dev_tournament import tournament_inputs
     from sklearn_autobalance import _tournament
-    from sklearn_autobalance._network import MLP
 
-    Xtr, ytr, Xte, yte = make_dev(name, seed)
+    Xtr, ytr, Xte, yte, X, y, folds, module = tournament_inputs(name, seed)
     n_classes = int(ytr.max()) + 1
-    X = torch.as_tensor(Xtr, dtype=torch.float32)
-    y = torch.as_tensor(ytr, dtype=torch.long)
-    folds = list(StratifiedKFold(3, shuffle=True, random_state=seed).split(Xtr, ytr))
-    torch.manual_seed(seed)
-    module = MLP(X.shape[1], n_classes, (128, 128))
     captured, original = {}, _tournament.score_arms
 
     def capture(logits, y_oof, **kw):

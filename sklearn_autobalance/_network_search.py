@@ -81,7 +81,7 @@ def fit_network_search(est, full_X, full_y, y, groups, rng, objective, error, me
         where += (f"; {est.augmentation} augmentation ({est.augmentation_params_['noise']} "
                   f"noise) from eps {describe_eps(eps0)}, searched")
     criterion = est._initial_parametric_loss().to(est._device)
-    space = LossSearchSpace(criterion, est._search, est.clusters_, "log_prior",
+    space = LossSearchSpace(criterion, est._search, est.clusters_,
                             augmentation=augmentation, augmentation_mode=est.augmentation)
     # At least one warm-up epoch: its end scores the initial loss, so the
     # search can always fall back on it.

@@ -20,22 +20,18 @@ class LossSearchSpace:
     ``l = l0 + D_l a_l``, ``Delta = Delta0 + D_Delta a_Delta`` and
     ``w = w0 * exp(D_w a_w)`` (renormalised so that the expected training weight
     is unchanged). All coordinates ``a`` start at zero, so the search starts
-    exactly at the ``init`` loss. The dictionary ``D`` (paper 2.2) is
-
-    - ``"log_prior"``: the single column ``log(pi / pi_max)``. For ``l`` it is
-      the LA direction (a learned tau), for Delta the CDT/VS direction (a
-      learned power of the frequency), for ``w`` a power of the frequency:
-      one scalar per searched part, the most robust choice on small data;
-    - ``"clusters"``: one-hot frequency clusters, one value per cluster and
-      part (the paper's CIFAR search space).
-
-    ``search="tau"`` is ``l`` with the ``"log_prior"`` dictionary;
-    ``search="eps"`` searches the augmentation strengths alone.
+    exactly at the ``init`` loss. The dictionary ``D`` (paper 2.2) is the
+    single column ``log(pi / pi_max)``: for ``l`` the LA direction (a learned
+    tau), for Delta the CDT/VS direction (a learned power of the frequency),
+    for ``w`` a power of the frequency; one scalar per searched part, the most
+    robust choice on small data (the paper's per-cluster dictionary went in
+    issue 22). ``search="tau"`` is ``l``; ``search="eps"`` searches the
+    augmentation strengths alone.
 
     With ``augmentation`` the training augmentation's strengths are searched
     too (``_augmentation.py``): ``eps = softplus(rho0 + D_eps a_eps)``, with
     ``D_eps`` one column of ones (``"shared"``) or the one-hot frequency
-    clusters (``"personalized"``), whatever ``dictionary`` is.
+    clusters (``"personalized"``).
 
     Parameters
     ----------
@@ -43,15 +39,14 @@ class LossSearchSpace:
         The initial loss; its ``w``, ``l``, ``delta`` are the starting point.
     search : {"tau", "l", "delta", "l+delta", "w+l+delta", "eps"}
     clusters : ndarray of int, shape of the criterion's counts
-    dictionary : {"log_prior", "clusters"}, default="clusters"
+        Frequency clusters of the personalized strengths.
     augmentation : FeatureAugmentation or None, default=None
         The search network's augmentation; its ``eps`` table is the start.
     augmentation_mode : {"shared", "personalized"} or None, default=None
         How the strengths are searched; None keeps them fixed.
     """
 
-    def __init__(self, criterion, search, clusters, dictionary="clusters",
-                 augmentation=None, augmentation_mode=None):
+    def __init__(self, criterion, search, clusters, augmentation=None, augmentation_mode=None):
         self.shape = tuple(criterion.w.shape)
         self.delta_scale = criterion.delta_scale
         device = criterion.w.device
@@ -60,10 +55,8 @@ class LossSearchSpace:
         self.freq = torch.as_tensor(counts / counts.sum(), dtype=torch.float32, device=device)
         onehot = torch.as_tensor(cluster_dictionary(clusters), dtype=torch.float32, device=device)
         log_prior = torch.log(self.freq / self.freq.max())[:, None]
-        if search == "tau":
-            search, dictionary = "l", "log_prior"
-        columns = log_prior if dictionary == "log_prior" else onehot
-        self.dictionaries = {name: columns for name in search.split("+") if name != "eps"}
+        parts = "l" if search == "tau" else search
+        self.dictionaries = {name: log_prior for name in parts.split("+") if name != "eps"}
         self.augmentation, self.coordinates = augmentation, None
         if augmentation is not None and augmentation_mode is not None:
             strength_columns = (onehot if augmentation_mode == "personalized"

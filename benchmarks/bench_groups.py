@@ -62,9 +62,9 @@ network, epochs, batch size and learning rate for every neural row of a set):
   training only, like the AutoBalance rows;
 - AutoBalance: ``ab_deo`` (``objective="deo"``, ``objective_params={"fairness_weight": 0.9}`` as the
   paper's Table 3) and ``ab_group_balanced`` (``objective="group_balanced"``),
-  both otherwise with the estimator's defaults (the whole-network search,
-  cross-fitted with the paired rule, on the linear ``waterbirds_like`` model;
-  the cross-fitted output layer on the MLPs).
+  both otherwise with the estimator's defaults (the cross-fitted output
+  layer: on the linear ``waterbirds_like`` model, the model's own layer fit
+  per fold on the inputs; on the MLPs, a head on each fold network's features).
 
 Examples
 --------

@@ -1,6 +1,5 @@
 """AutoBalanceClassifier: choose a training loss on out-of-fold data, then train with it."""
 
-import math
 import warnings
 
 import numpy as np
@@ -13,7 +12,7 @@ from ._base import (_OPTIMIZERS, BaseNeuralClassifier, _check_float, checked_dic
 from ._clusters import frequency_clusters
 from ._early_stopping import ValidationEarlyStopping
 from ._exceptions import NoGainWarning
-from ._heads import HEAD_PARTS, has_feature_layers
+from ._heads import HEAD_PARTS
 from ._network_search import check_hypergradient_params, fit_network_search
 from ._output_layer import fit_output_heads
 from ._search import SEARCH_SPACES
@@ -52,8 +51,8 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     out-of-fold predictions, and an arm whose paired gain over LA is below -2
     standard errors stops; at the end the best survivor replaces LA if its gain
     exceeds 1.5 SEs (chosen on development sets, ``docs/studies/tournament.md``).
-    The kept arm, loss and noise, is trained on all the data for the steps it
-    was scored at; when LA is kept the model is exactly the ``search=None`` one.
+    The kept arm, loss and noise, is trained on all the data for ``max_epochs``,
+    as LA would be; when LA is kept the model is exactly the ``search=None`` one.
 
     A search space (``search="l+delta"``, ...) runs the paper's Algorithm 1: the
     coordinates of the parametric loss
@@ -61,10 +60,12 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     follow the implicit hyper-gradient of the validation ``objective`` from
     ``init``, cross-fitted, with a control twin per fold network and a paired
     test of every epoch-end loss (``_network_search.py``). A searched group
-    objective on a network with hidden layers searches the per-cell loss of a
-    cross-fitted linear output layer instead (``_output_layer.py``): a network
-    that fits its training set exactly makes the same decisions under every
-    loss of the family (``docs/studies/group_network_search.md``).
+    objective searches the per-cell loss of a cross-fitted linear output layer
+    instead (``_output_layer.py``; for a linear model, the model itself): a
+    network that fits its training set exactly makes the same decisions under
+    every loss of the family (``docs/studies/group_network_search.md``), and on
+    a linear model the convex head's exact hyper-gradient beat the whole-network
+    search on the development sets (``docs/studies/group_linear_heads.md``).
 
     Parameters
     ----------
@@ -159,8 +160,8 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         cost; on our benchmark ``cv=5`` moved no more often at 1.4x the cost.
     refit : bool, default=True
         True: the kept loss trains a fresh network (the initial weights) on
-        all the data: for the tournament's arm the optimiser steps it was
-        scored at (in whole epochs); for a hyper-gradient search along the
+        all the data: for the tournament's arm ``max_epochs`` epochs (as
+        ``search=None`` trains LA); for a hyper-gradient search along the
         search's loss schedule up to the kept epoch. False: the model is the
         mean of the kept loss's ``cv`` fold networks' logits (no final fit; on
         the development sets as good as a retrain where an arm moved, 1.2
@@ -220,8 +221,8 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         steps of the kept arm; hyper-gradient search: the kept epoch's end).
     best_epoch_ : int or None
         Hyper-gradient search: epochs run when the kept loss was scored;
-        otherwise the epochs of the final fit when ``early_stopping`` or a
-        moved tournament set them; None else.
+        otherwise the epochs of the final fit when ``early_stopping`` set
+        them; None else.
     augmentation_params_ : dict or None
         ``eps`` (per class, or per cell) and ``noise`` of the final network's
         noise; None without noise.
@@ -348,16 +349,13 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                 raise ValueError("a tournament of arms serves the class objectives; for a group "
                                  "objective use search='auto' or a search space")
             self._search = "l" if self.search == "auto" else self.search
-            if has_feature_layers(self._module_init):
-                if self._search not in HEAD_PARTS:
-                    raise ValueError(
-                        f"search={self.search!r}: a group objective on a network with hidden "
-                        "layers searches the loss of a cross-fitted output layer, which "
-                        f"learns one of {tuple(HEAD_PARTS)}")
-                self._refuse_on_heads()
-                return "heads"
-            self._search = "l+delta" if self.search == "auto" else self.search
-            return self._network_path()
+            if self._search not in HEAD_PARTS:
+                raise ValueError(
+                    f"search={self.search!r}: a searched group objective searches the loss of "
+                    "a cross-fitted output layer (a linear model's whole layer), which learns "
+                    f"one of {tuple(HEAD_PARTS)}")
+            self._refuse_on_heads()
+            return "heads"
         if tournament and groups is not None:
             if isinstance(self.search, (list, tuple)):
                 raise ValueError("the tournament of arms compares class losses: fit it without "
@@ -392,8 +390,8 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                           (not self.refit, "refit=False; the model is the fold networks with "
                            "their heads, never retrained")]:
             if bad:
-                raise ValueError("a searched group objective on a network with hidden layers "
-                                 "(the cross-fitted output layer) does not support " + what)
+                raise ValueError("a searched group objective (the cross-fitted output layer) "
+                                 "does not support " + what)
 
     def _split(self, y, groups, rng):
         """Stratified train / held-out split of ``early_stopping``."""
@@ -490,18 +488,14 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                                  if isinstance(loss, ParametricCrossEntropy) else {})
             return self._make_net(loss.to(self._device),
                                   module=tournament.arm_model(report["kept"])).initialize()
-        epochs = None
-        if report["moved"]:
-            # The arm won after `steps` optimiser steps on folds of (k-1)/k of
-            # the rows; an epoch on all rows has k/(k-1) times the steps.
-            epochs = max(1, round(report["steps"] / math.ceil(len(y) / self.batch_size)))
-            self.best_epoch_ = epochs
         del tournament
+        # The kept arm trains as the control would have: max_epochs on all rows
+        # (the arms were compared at equal training on the folds).
         return self._fit_fixed(full_X, full_y, y, None, rng, error, loss=kept.loss,
-                               loss_params=kept.loss_params, eps=eps, epochs=epochs)
+                               loss_params=kept.loss_params, eps=eps)
 
     def _fit_fixed(self, full_X, full_y, y, groups, rng, error, *, loss=None, loss_params=None,
-                   eps="init", epochs=None):
+                   eps="init"):
         """One loss on all data (after an early-stopping run): ``init`` unless given."""
         if loss is None:
             loss, loss_params = self.init, self.init_params
@@ -515,7 +509,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                 "per-sample loss ('group_balanced', or 'blend' with 'group_balanced'/'group_la')")
         self.loss_params_ = (criterion.effective_params()
                              if isinstance(criterion, ParametricCrossEntropy) else {})
-        epochs = epochs or self.max_epochs
+        epochs = self.max_epochs
         if self.early_stopping:
             # Find the epoch count on a held-out split (the loss built from the
             # training part's counts), then train on all data for that long.

@@ -1,15 +1,16 @@
 """The cross-fitted output layer: the group objectives' search on linear heads.
 
 With a searched group objective (``objective`` "deo", "group_balanced" or
-"worst_group") and a network with layers before its output layer,
-``AutoBalanceClassifier`` searches the loss of a linear head instead of the
-whole network: network ``j`` trains with the ``init`` loss on every fold but
+"worst_group"), ``AutoBalanceClassifier`` searches the loss of a linear head
+instead of the whole network: network ``j`` trains with the ``init`` loss on
+every fold but
 ``j``; on fold ``j``, rows it never trained on (where a head does not
 interpolate), a linear head is fit on its penultimate features with a per-cell
 loss searched by the exact hyper-gradient of that convex problem
 (``_heads.py``); the paired rule keeps a searched loss only if it beats the
 initial loss's heads beyond sampling noise. The model is the mean of the ``cv``
-networks, each with its head.
+networks, each with its head. A linear model is its own output layer: its
+heads are fit on the inputs, and no fold network is trained.
 """
 
 import numpy as np
@@ -17,8 +18,8 @@ import torch
 
 from ._base import class_counts
 from ._heads import (HEAD_PARTS, HEAD_STEPS, SCREEN_STEPS, CrossFittedEnsemble, ErrorGuard,
-                     HeadData, HeadLossSearch, group_probe_auc, penultimate_features,
-                     validation_scores, with_head)
+                     HeadData, HeadLossSearch, group_probe_auc, has_feature_layers,
+                     output_layer, penultimate_features, validation_scores, with_head)
 from . import _selection
 from ._selection import bootstrap_errors, paired_selection
 from .losses._parametric import ParametricCrossEntropy
@@ -38,16 +39,23 @@ def fit_output_heads(est, full_X, full_y, y, groups, rng, objective):
     codes = torch.as_tensor(np.zeros(len(y), np.int64) if groups is None else groups,
                             device=est._device)
     weights = full_X.get("sample_weight")
+    # A linear model's output layer sees the inputs themselves: nothing to train below it.
+    train_bodies = has_feature_layers(est._module_init)
     est._say(f"cross-fitted output layer: {est.cv} fold networks trained with "
              f"{est.init!r}; on each fold, a linear head on the features of the network "
-              "that did not train on it")
+              "that did not train on it" if train_bodies else
+             f"cross-fitted output layer of a linear model: on each of {est.cv} folds, a "
+              "linear head on the inputs")
     bodies, parts = [], []
     for j, (train_rows, head_rows) in enumerate(folds):
         counts = class_counts(y[train_rows], None if groups is None else groups[train_rows],
                          n_classes, n_groups)
         body = est._make_net(make_loss(est.init, counts, est.init_params),
                               progress=(f"fold network {j + 1}/{est.cv}", ()))
-        body.fit(*est._subset(full_X, full_y, train_rows))
+        if train_bodies:
+            body.fit(*est._subset(full_X, full_y, train_rows))
+        else:
+            body.initialize()
         rows = torch.as_tensor(head_rows, device=est._device)
         bodies.append(body.module_)
         parts.append(HeadData(penultimate_features(body.module_, full_X["X"][rows]),
@@ -118,7 +126,20 @@ def fit_output_heads(est, full_X, full_y, y, groups, rng, objective):
         final = ParametricCrossEntropy(est.class_counts_, w=final.w[:, 0], l=final.l[:, 0],
                                        delta=final.delta[:, 0])
     return est._make_net(final.to(est._device),
-                          module=CrossFittedEnsemble(modules)).initialize()
+                          module=_mean_model(modules, train_bodies)).initialize()
+
+
+def _mean_model(modules, feature_layers):
+    """The mean of the fold networks' logits; for linear models, one model with the mean layer."""
+    if feature_layers:
+        return CrossFittedEnsemble(modules)
+    # The mean of linear maps of the same inputs is the linear map of the mean weights.
+    model = modules[0]
+    layer = output_layer(model)
+    with torch.no_grad():
+        for name, value in layer.named_parameters():
+            value.copy_(torch.stack([getattr(output_layer(m), name) for m in modules]).mean(0))
+    return model
 
 
 def _head_errors(est, candidates, search, n_groups, n_boot, random_state=None):

@@ -415,11 +415,15 @@ def test_auto_runs_the_tournament_for_classes_and_the_search_for_groups(capsys):
     clf = AutoBalanceClassifier(hidden_layer_sizes=(8,), **params).fit(X, y)
     assert "x 3 fold networks" in capsys.readouterr().out
     assert clf.selection_report_["kind"] == "tournament"
-    # A group objective on a linear model: the hyper-gradient search, cross-fitted on
-    # (class, group) cells, with the paired rule.
-    grouped = AutoBalanceClassifier(objective="group_balanced", hidden_layer_sizes=(), **params)
-    with pytest.warns(NoGainWarning):  # 160 rows, 3 epochs: nothing beats the start
-        grouped.fit(X, y, sensitive_features=g)
+    # A class objective with groups: the hyper-gradient search, cross-fitted on
+    # (class, group) strata, with the paired rule.
+    grouped = AutoBalanceClassifier(hidden_layer_sizes=(), **params)
+    grouped.fit(X, y, sensitive_features=g)
     out = capsys.readouterr().out
     assert "3 fold networks, each validated on its own fold" in out
     assert grouped.selection_report_["kind"] == "paired"
+    # A group objective, even on a linear model: the cross-fitted output layer.
+    linear = AutoBalanceClassifier(objective="group_balanced", hidden_layer_sizes=(), **params)
+    with pytest.warns(NoGainWarning):  # 160 rows: nothing beats the start
+        linear.fit(X, y, sensitive_features=g)
+    assert "cross-fitted output layer of a linear model" in capsys.readouterr().out

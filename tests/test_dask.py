@@ -63,10 +63,10 @@ def dask_client():
 
 
 def _search(cv):
-    # The network search: this checks Dask's routing and scores, not the loss search,
-    # and the cross-fitted head's fits would cost most of the suite's time here.
-    clf = AutoBalanceClassifier(objective="deo", random_state=0,
-                                **{**FAST, "hidden_layer_sizes": ()})
+    # The network search with groups (a class objective): this checks Dask's routing and
+    # scores, not the loss search, and the cross-fitted output layer of a group objective
+    # would cost most of the suite's time here.
+    clf = AutoBalanceClassifier(random_state=0, **{**FAST, "hidden_layer_sizes": ()})
     clf.set_fit_request(sensitive_features=True)
     grid = {"clf__search": [None, "l+delta"], "clf__lr": [1e-3, 1e-2]}
     return GridSearchCV(
@@ -139,7 +139,7 @@ def test_fitted_estimators_and_scorers_round_trip(module):
     X, y, groups = _data(seed=1)
     fitted = [
         AutoBalanceClassifier(random_state=0, **FAST).fit(X, y),
-        AutoBalanceClassifier(objective="deo", refit=False, random_state=0,
+        AutoBalanceClassifier(search="l+delta", refit=False, random_state=0,
                               **{**FAST, "hidden_layer_sizes": ()}).fit(
             X, y, sensitive_features=groups),
         AnyLossClassifier(random_state=0, **FAST).fit(X, y, sample_weight=np.ones(len(y))),
@@ -163,10 +163,12 @@ def test_concurrent_fits_in_threads_equal_fits_alone():
     # torch's global generator is shared by threads: the networks' initial
     # weights and the search's random vectors must not depend on other fits.
     X, y, groups = _data(seed=2)
-    # The network search (a linear model) and the cross-fitted output layer (an MLP).
-    estimators = [AutoBalanceClassifier(objective="deo", random_state=s,
+    # The network search with groups (a class objective) and the cross-fitted output
+    # layer (a group objective).
+    estimators = [AutoBalanceClassifier(objective=objective, random_state=s,
                                         **{**FAST, "hidden_layer_sizes": layers})
-                  for s, layers in enumerate([(), (), (8,), (8,)])]
+                  for s, (objective, layers) in enumerate(
+                      [("balanced", ()), ("balanced", ()), ("deo", (8,)), ("deo", (8,))])]
     alone = [clone(e).fit(X, y, sensitive_features=groups).predict_proba(X) for e in estimators]
     with ThreadPoolExecutor(4) as pool:
         side_by_side = list(pool.map(

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from sklearn_autobalance import AutoBalanceClassifier, NoGainWarning
+from sklearn_autobalance import _heads, _output_layer
 from sklearn_autobalance._heads import (
     HEAD_L2_GRID, CrossFittedEnsemble, ErrorGuard, HeadData, HeadLossSearch, HeadSystem, fit_head,
     group_probe_auc, has_feature_layers, head_gradient,
@@ -358,12 +359,40 @@ def test_auto_chooses_the_crossfit_head_for_searched_group_objectives(capsys):
     fixed = AutoBalanceClassifier(objective="deo", search=None, init="ce", **FAST).fit(
         X, y, sensitive_features=g)
     assert not isinstance(fixed.net_.module_, CrossFittedEnsemble)
-    # Class objectives keep the network search, and so does a linear model.
+    # Class objectives keep the network search.
     plain = AutoBalanceClassifier(**FAST).fit(X, y)
     assert not isinstance(plain.net_.module_, CrossFittedEnsemble)
-    linear = AutoBalanceClassifier(objective="deo", **{**FAST, "hidden_layer_sizes": ()})
-    linear.fit(X, y, sensitive_features=g)
-    assert not isinstance(linear.net_.module_, CrossFittedEnsemble) and linear.head_l2_ is None
+
+
+@pytest.mark.filterwarnings("ignore::sklearn_autobalance.NoGainWarning")
+def test_a_linear_model_is_its_own_output_layer(capsys, monkeypatch):
+    X, y, g = _interpolating_groups()
+    params = {**FAST, "hidden_layer_sizes": (), "verbose": 1}
+    # The same heads as a network whose feature layers are the identity: the
+    # fold networks' training is skipped (their features are the inputs).
+    heads = []
+    original = _heads.with_head
+
+    def spy(module, data, W):
+        heads.append((data, W))
+        return original(module, data, W)
+
+    monkeypatch.setattr(_output_layer, "with_head", spy)
+    linear = AutoBalanceClassifier(objective="deo", **params).fit(X, y, sensitive_features=g)
+    out = capsys.readouterr().out
+    assert "cross-fitted output layer of a linear model" in out
+    assert "fold network 1/3" not in out  # no fold network trains
+    assert linear.head_l2_ in HEAD_L2_GRID and linear.loss_params_["l"].shape == (2, 2)
+    # One linear model: the mean of the 3 fold heads (exactly the mean of their logits).
+    module = linear.net_.module_
+    assert not isinstance(module, CrossFittedEnsemble)
+    assert [type(m) for m in module.modules() if list(m.parameters(recurse=False))] == [nn.Linear]
+    assert len(heads) == 3
+    Xt = torch.tensor(X[:9], dtype=torch.float64)
+    logits = torch.stack([
+        (((Xt - data.mean) / data.scale) @ W[:-1] + W[-1]) for data, W in heads]).mean(0)
+    np.testing.assert_allclose(linear.decision_function(X[:9]),
+                               (logits[:, 1] - logits[:, 0]).numpy(), rtol=1e-4, atol=1e-4)
 
 
 def test_has_feature_layers():
@@ -477,13 +506,13 @@ def test_a_group_search_that_keeps_its_initial_loss_warns(capsys, monkeypatch):
     assert not net.selection_report_["moved"]
     assert "kept its initial loss (init='la'): no searched loss beat it beyond sampling " \
         "noise" in capsys.readouterr().out
-    # The search on the whole network of a linear model warns the same way.
-    network = AutoBalanceClassifier(objective="group_balanced",
-                                    **{**FAST, "hidden_layer_sizes": ()})
+    # A linear model's output layer (the model itself) warns the same way.
+    linear = AutoBalanceClassifier(objective="group_balanced",
+                                   **{**FAST, "hidden_layer_sizes": ()})
     with pytest.warns(NoGainWarning, match="no searched loss beat it beyond sampling noise "
-                      "on the validation predictions"):
-        network.fit(X, y, sensitive_features=g)
-    assert not network.selection_report_["moved"]
+                      "on the pooled out-of-fold head predictions"):
+        linear.fit(X, y, sensitive_features=g)
+    assert not linear.selection_report_["moved"]
 
 
 def test_a_search_that_moves_does_not_warn():
@@ -499,7 +528,8 @@ def test_a_search_that_moves_does_not_warn():
 
 
 @pytest.mark.parametrize("params, match", [
-    ({"search": "tau"}, "search='tau': a group objective on a network with hidden layers"),
+    ({"search": "tau"}, "search='tau': a searched group objective searches the loss of a "
+                         "cross-fitted output layer"),
     ({"init": "ldam", "search": "l"}, "not a member of the parametric family|outside the parametric"),
     ({"augmentation": "shared"}, "does not support augmentation='shared'"),
     ({"early_stopping": True}, "does not support early_stopping=True"),

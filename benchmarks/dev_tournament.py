@@ -44,8 +44,8 @@ gains over the control; the bootstrap weights depend only on the seed and
 step) and dropping copies does not touch the others, every halving rule
 can be replayed on the record exactly. The first mode (without ``--record``)
 runs the real tournament with a given rule (``--checkpoints``, ``--t-drop``,
-``--keep-fraction``, ``--c``, ``--soft``) on these sets too, which checks the
-replay.
+``--keep-fraction``, ``--c``; hard scoring, the package's) on these sets too, which
+checks the replay.
 
 ``--analyse JSON [JSON ...]``: replays each candidate rule (move threshold
 ``c`` in 0, 0.5, 1, 1.5, 2 or the family-wise max-t at 5 %; halving
@@ -132,14 +132,29 @@ def make_dev(name, seed):
 
 
 def _scores(logits, y, soft, seed, step, n_boot=300):
-    """The tournament's scores of ``logits`` and the gain replicates (same bootstrap seed)."""
-    from sklearn_autobalance._selection import bootstrap_errors
-    from sklearn_autobalance._tournament import arm_predictions, score_arms
+    """The tournament's scores of ``logits`` and the gain replicates (same bootstrap seed).
 
-    scores = score_arms(logits, y, soft=soft, n_boot=n_boot, random_state=[seed, step])
-    full, reps = bootstrap_errors(arm_predictions(logits, y, soft), y, name="balanced",
-                                  n_boot=n_boot, random_state=[seed, step])
-    assert np.allclose(full, scores["error"])
+    ``soft``: score the expected error ``1 - p(y | x)`` instead of the argmax's
+    0-1 error (the study's alternative; the package scores the 0-1 error).
+    """
+    import torch
+
+    from sklearn_autobalance._selection import bootstrap_errors
+    from sklearn_autobalance._tournament import _ratio, score_arms
+
+    if soft:
+        p = torch.softmax(logits.double(), dim=-1).cpu().numpy()
+        predictions = 1.0 - p[:, np.arange(len(y)), y]
+    else:
+        predictions = logits.argmax(-1).cpu().numpy()
+    full, reps = bootstrap_errors(predictions, y, name="balanced", n_boot=n_boot,
+                                  random_state=[seed, step])
+    gain = full[0] - full
+    se = (reps[0] - reps).std(axis=1, ddof=1)
+    scores = {"error": full, "gain": gain, "se": se, "t": _ratio(gain, se)}
+    if not soft:  # the package's own scores
+        assert np.allclose(full, score_arms(logits, y, n_boot=n_boot,
+                                            random_state=[seed, step])["error"])
     return {key: v.tolist() for key, v in scores.items()}, (reps[0] - reps)
 
 
@@ -373,7 +388,7 @@ def run(name, seed, args):
     start = time.perf_counter()
     tour = Tournament(default_arms(), max_epochs=args.max_epochs, batch_size=args.batch_size,
                       lr=args.lr, checkpoints=() if args.no_halving else tuple(args.checkpoints),
-                      t_drop=args.t_drop, keep_fraction=args.keep_fraction, soft=args.soft,
+                      t_drop=args.t_drop, keep_fraction=args.keep_fraction,
                       c=args.c, random_state=seed).fit(module, X, y, folds)
     seconds = time.perf_counter() - start
     report = tour.report_
@@ -412,7 +427,6 @@ def main():
     parser.add_argument("--checkpoints", nargs="*", type=float, default=[0.4, 0.7])
     parser.add_argument("--t-drop", type=float, default=2.0)
     parser.add_argument("--keep-fraction", type=float, default=0.5)
-    parser.add_argument("--soft", action="store_true", help="score the expected error")
     parser.add_argument("--no-halving", action="store_true",
                         help="no checkpoints: every arm trains and is scored to the end")
     parser.add_argument("--json", default=None, help="write the reports there")

@@ -147,26 +147,7 @@ def _ratio(gain, se):
     return np.where((se == 0) & (gain == 0), 0.0, t)
 
 
-def arm_predictions(logits, y, soft=False):
-    """What the bootstrap scores: each arm's predicted class, or its expected error ``1 - p(y | x)``.
-
-    Parameters
-    ----------
-    logits : torch.Tensor of shape (n_arms, n_samples, n_classes)
-    y : ndarray of shape (n_samples,)
-    soft : bool, default=False
-
-    Returns
-    -------
-    predictions : ndarray of shape (n_arms, n_samples)
-    """
-    if soft:
-        p = torch.softmax(logits.double(), dim=-1).cpu().numpy()
-        return 1.0 - p[:, np.arange(len(y)), y]
-    return logits.argmax(-1).cpu().numpy()
-
-
-def score_arms(logits, y, *, control=0, soft=False, n_boot=300, random_state=None):
+def score_arms(logits, y, *, control=0, n_boot=300, random_state=None):
     """Balanced error of every arm, its gain over the control, the paired SE of the gain, t.
 
     Parameters
@@ -175,8 +156,6 @@ def score_arms(logits, y, *, control=0, soft=False, n_boot=300, random_state=Non
         Pooled out-of-fold logits of each arm.
     y : array-like of shape (n_samples,)
     control : int, default=0
-    soft : bool, default=False
-        Score the expected error ``1 - p(y | x)`` instead of the argmax's error.
     n_boot : int, default=300
     random_state : int, sequence of int or None
         Seeds the Poisson replicates (the same for every arm).
@@ -187,7 +166,9 @@ def score_arms(logits, y, *, control=0, soft=False, n_boot=300, random_state=Non
         ``error``, ``gain`` (control error - arm error), ``se``, ``t`` (gain / se).
     """
     y = np.asarray(y)
-    full, reps = bootstrap_errors(arm_predictions(logits, y, soft), y, name="balanced",
+    # The 0-1 error: the expected error 1 - p(y | x) had SEs so small that it
+    # moved on most runs and lost to LA (docs/studies/tournament.md).
+    full, reps = bootstrap_errors(logits.argmax(-1).cpu().numpy(), y, name="balanced",
                                   n_boot=n_boot, random_state=random_state)
     gain = full[control] - full
     se = (reps[control] - reps).std(axis=1, ddof=1)
@@ -309,8 +290,6 @@ class Tournament:
         Must act element-wise (Adam, AdamW, SGD).
     lr, weight_decay : float
     noise : {"ball", "gaussian"}, default="ball"
-    soft : bool, default=False
-        See :func:`score_arms`.
     n_boot : int, default=300
     random_state : int, default=0
         Seeds the batch order (as the estimator's generator), the noise
@@ -326,8 +305,8 @@ class Tournament:
         fraction or None; the gain is over the control scored at that same
         step), ``checkpoints`` (fraction, step, alive, dropped),
         ``c``, ``best``, ``kept``, ``kept_name``, ``moved``, ``steps`` (the
-        optimiser steps the kept arm trained for when scored: the retrain's
-        length), ``steps_per_epoch``.
+        optimiser steps each arm trained for when scored at the end),
+        ``steps_per_epoch``.
     ensembles_ : list of FoldEnsemble
         Each arm's k fold networks as they were when last scored.
     """
@@ -335,12 +314,12 @@ class Tournament:
     def __init__(self, arms, *, max_epochs=50, max_steps=None, checkpoints=(0.5, 0.7),
                  t_drop=2.0, keep_fraction=1.0, c=1.5, batch_size=128,
                  optimizer=torch.optim.Adam, lr=1e-3, weight_decay=0.0, noise="ball",
-                 soft=False, n_boot=300, random_state=0, log=None):
+                 n_boot=300, random_state=0, log=None):
         self.arms, self.max_epochs, self.max_steps = list(arms), max_epochs, max_steps
         self.checkpoints, self.t_drop, self.keep_fraction = checkpoints, t_drop, keep_fraction
         self.c, self.batch_size, self.optimizer = c, batch_size, optimizer
         self.lr, self.weight_decay, self.noise = lr, weight_decay, noise
-        self.soft, self.n_boot, self.random_state = soft, n_boot, random_state
+        self.n_boot, self.random_state = n_boot, random_state
         self.log = log
 
     def fit(self, module, X, y, folds, sample_weight=None, counts=None):
@@ -394,7 +373,7 @@ class Tournament:
 
         def score(step):
             scores = score_arms(self._oof_logits(ensemble, X, table, mask, len(alive)), y_oof,
-                                soft=self.soft, n_boot=self.n_boot,
+                                n_boot=self.n_boot,
                                 random_state=[self.random_state, step])
             for i, a in enumerate(alive):
                 records[a] = {key: float(v[i]) for key, v in scores.items()} | {"step": step}

@@ -158,9 +158,10 @@ def _scores(logits, y, soft, seed, step, n_boot=300):
     return {key: v.tolist() for key, v in scores.items()}, (reps[0] - reps)
 
 
-def tournament_inputs(name, seed, hidden=(128, 128)):
+def tournament_inputs(name, seed, hidden=(128, 128), make=None):
     """A development set's split, its training tensors, 3 stratified folds and the seeded MLP.
 
+    ``make(name, seed)`` gives the split (default: :func:`make_dev`).
     Returns ``(Xtr, ytr, Xte, yte, X, y, folds, module)``.
     """
     import torch
@@ -168,7 +169,7 @@ def tournament_inputs(name, seed, hidden=(128, 128)):
 
     from sklearn_autobalance._network import MLP
 
-    Xtr, ytr, Xte, yte = make_dev(name, seed)
+    Xtr, ytr, Xte, yte = (make or make_dev)(name, seed)
     X = torch.as_tensor(Xtr, dtype=torch.float32)
     y = torch.as_tensor(ytr, dtype=torch.long)
     folds = list(StratifiedKFold(3, shuffle=True, random_state=seed).split(Xtr, ytr))

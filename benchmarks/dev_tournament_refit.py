@@ -129,18 +129,11 @@ def check(args):
 
 def run(name, seed, args):
     import torch
-    from sklearn.model_selection import StratifiedKFold
 
-    from dev_tournament import make_dev
-    from sklearn_autobalance._network import MLP
+    from dev_tournament import tournament_inputs
     from sklearn_autobalance._tournament import Tournament, default_arms
 
-    Xtr, ytr, Xte, yte = make_dev(name, seed)
-    X = torch.as_tensor(Xtr, dtype=torch.float32)
-    y = torch.as_tensor(ytr, dtype=torch.long)
-    folds = list(StratifiedKFold(3, shuffle=True, random_state=seed).split(Xtr, ytr))
-    torch.manual_seed(seed)
-    module = MLP(X.shape[1], int(ytr.max()) + 1, (128, 128))
+    Xtr, ytr, Xte, yte, X, y, folds, module = tournament_inputs(name, seed)
     initial = copy.deepcopy(module)
     start = time.perf_counter()
     tour = Tournament(default_arms(), max_epochs=args.max_epochs, batch_size=args.batch_size,

@@ -98,21 +98,28 @@ def make(name, seed):
             scaler.transform(Xte[:, keep]), encoder.transform(yte))
 
 
+def extended_arms():
+    """The default arms, then combinations of a loss with shared noise (a candidate list)."""
+    from sklearn_autobalance._tournament import Arm, default_arms
+
+    return default_arms() + [
+        Arm("la_tau1.5+noise0.4", "la", {"tau": 1.5}, 0.4),
+        Arm("la_tau1.5+noise0.8", "la", {"tau": 1.5}, 0.8),
+        Arm("la_tau1.5+noise1.6", "la", {"tau": 1.5}, 1.6),
+        Arm("la_tau2+noise0.8", "la", {"tau": 2.0}, 0.8),
+        Arm("vs+noise0.8", "vs", None, 0.8),
+        Arm("balanced+noise0.4", "balanced", None, 0.4)]
+
+
 def record(name, seed, args):
     """One tournament without halving: per arm, its end OOF predictions and held-out error."""
     import torch
     from sklearn.metrics import balanced_accuracy_score
-    from sklearn.model_selection import StratifiedKFold
 
+    from dev_tournament import tournament_inputs
     from sklearn_autobalance import _tournament
-    from sklearn_autobalance._network import MLP
 
-    Xtr, ytr, Xte, yte = make(name, seed)
-    X = torch.as_tensor(Xtr, dtype=torch.float32)
-    y = torch.as_tensor(ytr, dtype=torch.long)
-    folds = list(StratifiedKFold(3, shuffle=True, random_state=seed).split(Xtr, ytr))
-    torch.manual_seed(seed)
-    module = MLP(X.shape[1], int(ytr.max()) + 1, (128, 128))
+    Xtr, ytr, Xte, yte, X, y, folds, module = tournament_inputs(name, seed, make=make)
     captured, original = {}, _tournament.score_arms
 
     def capture(logits, y_oof, **kw):
@@ -123,7 +130,7 @@ def record(name, seed, args):
     try:
         start = time.perf_counter()
         tour = _tournament.Tournament(
-            _tournament.default_arms(), max_epochs=50, batch_size=128, lr=1e-3,
+            extended_arms() if args.extended else _tournament.default_arms(), max_epochs=50, batch_size=128, lr=1e-3,
             checkpoints=(0.5, 0.7), t_drop=np.inf, keep_fraction=1.0,
             random_state=seed).fit(module, X, y, folds)
         seconds = time.perf_counter() - start
@@ -315,17 +322,66 @@ def retrain(paths, out):
               f"worst {g.min():+.2f})")
 
 
+ARM_LISTS = {  # candidate default lists (names of recorded arms; LA first)
+    "default 9": ["la", "la_tau1.5", "la_tau2", "vs", "noise0.4", "noise0.8", "noise1.6",
+                  "balanced", "ldam"],
+    "default 9 + 6 combinations": None,  # every recorded arm
+    "default 9 + tau1.5 with noise": ["la", "la_tau1.5", "la_tau2", "vs", "noise0.4",
+                                      "noise0.8", "noise1.6", "balanced", "ldam",
+                                      "la_tau1.5+noise0.4", "la_tau1.5+noise0.8",
+                                      "la_tau1.5+noise1.6"],
+    "9, LDAM and tau 2 replaced by tau1.5 + noise 0.8 / 1.6": [
+        "la", "la_tau1.5", "vs", "noise0.4", "noise0.8", "noise1.6", "balanced",
+        "la_tau1.5+noise0.8", "la_tau1.5+noise1.6"],
+}
+
+
+def analyse_arms(paths, c=1.5):
+    """Today's rule (c SEs, on the end scores) over each candidate arm list."""
+    records = [r for p in paths for r in json.load(open(p))["records"]]
+    sets = sorted({r["set"] for r in records}, key=lambda s: (s not in TAIL_SETS, s))
+    print(f"{len(records)} records; held-out gain over LA (points, mean over seeds; moves)")
+    print(f"{'arm list':<58}" + "".join(f"{s:>17}" for s in sets)
+          + f"{'mean err':>10}{'losses':>8}{'worst':>7}")
+    for label, names in ARM_LISTS.items():
+        cells, errs, losses, worst = [], [], 0, 0.0
+        kept_names = {}
+        for s in sets:
+            gains, moves, oracle = [], 0, []
+            for r in (r for r in records if r["set"] == s):
+                keep = [r["arms"].index(n) for n in (names or r["arms"])]
+                pred, y = np.asarray(r["predictions"])[keep], np.asarray(r["y"])
+                kept = keep[rule_threshold(pred, y, np.random.RandomState([r["seed"], 7]), c)]
+                h = r["held_out"]
+                gains.append(h[0] - h[kept])
+                oracle.append(h[0] - min(h[i] for i in keep))
+                errs.append(h[kept])
+                moves += kept != 0
+                kept_names[r["arms"][kept]] = kept_names.get(r["arms"][kept], 0) + 1
+                if h[kept] > h[0]:
+                    losses += 1
+                    worst = max(worst, h[kept] - h[0])
+            cells.append(f"{np.mean(gains):+6.2f} {moves:2d}mv ({np.mean(oracle):+.2f})")
+        print(f"{label:<58}" + "".join(f"{c:>17}" for c in cells)
+              + f"{np.mean(errs):10.2f}{losses:8d}{worst:7.2f}")
+        print(" " * 4 + "kept: " + ", ".join(f"{k} {v}" for k, v in sorted(
+            kept_names.items(), key=lambda kv: -kv[1])))
+    print("(in brackets: the best arm of the list on the hold-out, an oracle)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sets", nargs="*", default=TAIL_SETS)
     parser.add_argument("--seeds", nargs="*", type=int, default=list(range(10)))
     parser.add_argument("--record", default=None, metavar="JSON")
     parser.add_argument("--analyse", nargs="*", default=None, metavar="JSON")
+    parser.add_argument("--extended", action="store_true",
+                        help="record the default arms and six loss + noise combinations")
     parser.add_argument("--retrain", nargs="*", default=None, metavar="JSON",
                         help="records whose moved runs to retrain (writes --record)")
     args = parser.parse_args()
     if args.analyse:
-        return analyse(args.analyse)
+        return (analyse_arms if args.extended else analyse)(args.analyse)
     if args.retrain:
         return retrain(args.retrain, args.record)
     import torch

@@ -230,6 +230,19 @@ def rule_class_floor(pred, y, rng, c):
     return best if gain[best] > c * se[best] else 0
 
 
+def rule_fold_agreement(pred, y, fold, rng, c):
+    """Today's rule, and the kept arm's balanced error beats LA's on every fold's rows."""
+    kept = rule_threshold(pred, y, rng, c)
+    if kept == 0:
+        return 0
+    for j in np.unique(fold):
+        m = fold == j
+        err = _balanced_errors(pred[[0, kept]][:, m], y[m], np.ones((1, m.sum())))[0]
+        if not err[1] < err[0]:
+            return 0
+    return kept
+
+
 RULES = {
     "c=1.5 (today)": lambda p, y, f, r: rule_threshold(p, y, r, 1.5),
     "c=2": lambda p, y, f, r: rule_threshold(p, y, r, 2.0),
@@ -238,6 +251,7 @@ RULES = {
     "nested c=0.5": lambda p, y, f, r: rule_nested(p, y, f, r, 0.5),
     "nested c=1": lambda p, y, f, r: rule_nested(p, y, f, r, 1.0),
     "floor c=1.5": lambda p, y, f, r: rule_class_floor(p, y, r, 1.5),
+    "folds agree c=1.5": lambda p, y, f, r: rule_fold_agreement(p, y, f, r, 1.5),
     "floor c=1": lambda p, y, f, r: rule_class_floor(p, y, r, 1.0),
     "floor c=1.25": lambda p, y, f, r: rule_class_floor(p, y, r, 1.25),
     "floor c=2": lambda p, y, f, r: rule_class_floor(p, y, r, 2.0),

@@ -568,12 +568,12 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         return ParametricCrossEntropy(self.class_counts_, w=init.w, l=init.l, delta=init.delta,
                                       delta_scale=init.delta_scale)
 
-    def _warn_no_gain(self, reason, stacklevel=4, output_layer=False):
+    def _warn_no_gain(self, reason, stacklevel=4):
         """A search kept the initial loss: a ``NoGainWarning`` for a group objective (a
         target the user asked for), a verbose line for a class objective (a result)."""
         hint = (f"a larger objective_params['error_tolerance'] (now "
                 f"{self._error_tolerance:g}) lets the DEO fall further at more group-balanced "
-                "error" if self.objective == "deo" and output_layer else
+                "error" if self.objective == "deo" else
                 "search=None trains the same loss at a fraction of the cost")
         message = (f"kept its initial loss (init={self.init!r}): {reason}. The model is that "
                    f"loss's, not a learned one; {hint}.")

@@ -103,7 +103,7 @@ def fit_output_heads(est, full_X, full_y, y, groups, rng, objective):
               for c in candidates]
     est.validation_scores_ = {"initial": scores[0], "kept": scores[index]}
     if parts_searched and index == 0:
-        est._warn_no_gain(_no_gain_reason(est, search), stacklevel=5, output_layer=True)
+        est._warn_no_gain(_no_gain_reason(est, search), stacklevel=5)
     est.best_step_ = kept["step"]
     est.head_l2_ = kept["alpha"]
     heads = search.final_heads(kept["theta"], kept["alpha"])

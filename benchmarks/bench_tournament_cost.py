@@ -11,7 +11,7 @@ On the speed bench's data (``bench_speed.make_data``: ``--n`` x 64 long-tailed
 - ``arms=m``: ``Tournament`` with the first ``m`` of ``default_arms()`` (LA
   first), 3 folds, so ``3 m`` copies trained side by side, with halving off
   (every arm trains to the end: the worst case) and with the default
-  checkpoints (0.4, 0.7).
+  checkpoints (0.2 with t < -4, then 0.5 and 0.7 with t < -2).
 
 Each row is the median wall time of ``--repeats`` alternating rounds (the
 first round is a warm-up and not counted), and its ratio to ``plain`` from the
@@ -67,9 +67,9 @@ def run_once(name, X, y, args):
     module = MLP(X.shape[1], int(y.max()) + 1).to(args.device)
     Xt = torch.as_tensor(X, device=args.device)
     yt = torch.as_tensor(y, device=args.device)
-    tournament = Tournament(default_arms()[:m], max_epochs=args.epochs,
-                            checkpoints=(0.4, 0.7) if halving else (), batch_size=128,
-                            lr=1e-3, random_state=0)
+    halving_params = {} if halving else {"checkpoints": (), "t_drop": ()}
+    tournament = Tournament(default_arms()[:m], max_epochs=args.epochs, batch_size=128,
+                            lr=1e-3, random_state=0, **halving_params)
     start = time.perf_counter()
     tournament.fit(module, Xt, yt, _folds(y))
     sync(args.device)
@@ -81,7 +81,7 @@ def label(name):
         return "plain LA fit (`search=None`)"
     m, halving = name
     return f"tournament, {m} arm{'s' if m > 1 else ''} ({3 * m} copies), " + (
-        "halving at 0.4 / 0.7" if halving else "no halving")
+        "halving at the default checkpoints" if halving else "no halving")
 
 
 def main(argv=None):

@@ -87,10 +87,10 @@ def make(name, seed):
         X = frame.iloc[:, :-1].to_numpy(float)
         y = frame.iloc[:, -1].to_numpy()
         Xtr, ytr, Xte, yte = _split(X, y, _geometric_counts(7, 200, 20), 100, seed)
-    else:  # the rule study's development sets (hd, syn10, olive, flare)
-        import dev_search
+    else:  # the rule study's development sets (hd, syn10, olive, flare; noise: pure-noise labels)
+        from dev_tournament import make_dev
 
-        return dev_search.make(name, seed)
+        return make_dev(name, seed)
     keep = np.std(Xtr, axis=0) > 0
     encoder = LabelEncoder().fit(ytr)
     scaler = StandardScaler().fit(Xtr[:, keep])
@@ -126,12 +126,14 @@ def record(name, seed, args):
         captured[kw["random_state"][1]] = (logits.argmax(-1).cpu().numpy(), np.asarray(y_oof))
         return original(logits, y_oof, **kw)
 
+    checkpoints = tuple(args.checkpoints)
+
     _tournament.score_arms = capture
     try:
         start = time.perf_counter()
         tour = _tournament.Tournament(
             extended_arms() if args.extended else _tournament.default_arms(), max_epochs=50, batch_size=128, lr=1e-3,
-            checkpoints=(0.5, 0.7), t_drop=np.inf, keep_fraction=1.0,
+            checkpoints=checkpoints, t_drop=np.inf, keep_fraction=1.0,
             random_state=seed).fit(module, X, y, folds)
         seconds = time.perf_counter() - start
     finally:
@@ -151,12 +153,19 @@ def record(name, seed, args):
         held_out = [100 * (1 - balanced_accuracy_score(
             yte, tour.arm_model(a)(X_test).argmax(1).numpy())) for a in range(len(tour.arms))]
     names = [a.name for a in tour.arms]
+    # Every arm's t against LA at each checkpoint, exactly as the tournament scored it.
+    t_at = {}
+    for step, (pred, y_step) in sorted(captured.items()):
+        if step != total:
+            t_at[f"{step / total:.2f}"] = _tournament.score_arms(
+                torch.as_tensor(np.eye(int(y_step.max()) + 1)[pred]), y_step,
+                random_state=[tour.random_state, step])["t"].tolist()
     counts = np.bincount(ytr)
     print(f"{name} seed {seed}: train counts {counts.tolist()}, {seconds:.0f} s; held-out "
           + ", ".join(f"{n} {h:.2f}" for n, h in zip(names, held_out)), flush=True)
     return {"set": name, "seed": seed, "arms": names, "held_out": held_out,
             "y": y_oof.tolist(), "fold": fold_of[oof_rows].tolist(),
-            "predictions": predictions.tolist(), "seconds": seconds}
+            "predictions": predictions.tolist(), "t_at": t_at, "seconds": seconds}
 
 
 # ----------------------------------------------------------------------------- rules
@@ -383,19 +392,75 @@ def analyse_arms(paths, c=1.5):
     print("(in brackets: the best arm of the list on the hold-out, an oracle)")
 
 
+EARLY_DROPS = [None, (0.2, 5.0), (0.2, 4.0), (0.25, 5.0), (0.25, 4.0), (0.25, 3.0),
+               (0.3, 4.0), (0.3, 3.0), (0.3, 2.0)]
+
+
+def analyse_early(paths, c=1.5):
+    """An extra early checkpoint (fraction, t_drop) before the rule's 0.5 / 0.7 (t < -2).
+
+    Per variant: kept arms that differ from the rule's, their held-out effect, the arm-steps
+    trained (share of running every arm to the end) and the moves on pure-noise labels.
+    """
+    from sklearn_autobalance._tournament import halve
+
+    records = [r for p in paths for r in json.load(open(p))["records"]]
+    base = {}
+    print(f"{len(records)} records ({', '.join(sorted({r['set'] for r in records}))})")
+    print(f"{'early drop':<16}{'kept changed':>13}{'held-out change':>17}{'arm-steps':>10}"
+          f"{'dropped, then best at end':>27}{'noise moves':>13}")
+    for early in EARLY_DROPS:
+        changed, effect, steps, regret, noise_moves, n_noise = 0, [], [], 0, 0, 0
+        for r in records:
+            n = len(r["arms"])
+            plan = ([] if early is None else [early]) + [(0.5, 2.0), (0.7, 2.0)]
+            alive, trained = list(range(n)), [1.0] * n
+            for f, t_drop in plan:
+                t = dict(enumerate(r["t_at"][f"{f:.2f}"]))
+                alive, dropped = halve(t, alive, t_drop=t_drop)
+                for a in dropped:
+                    trained[a] = f
+            pred, y = np.asarray(r["predictions"]), np.asarray(r["y"])
+            gain, se = scores(pred, y, np.random.RandomState([r["seed"], 7]))
+            pool = [a for a in alive if a != 0]
+            best = max(pool, key=lambda a: gain[a]) if pool else None
+            kept = best if best is not None and gain[best] > c * se[best] else 0
+            everyone = max(range(1, n), key=lambda a: gain[a])
+            regret += best != everyone and gain[everyone] > c * se[everyone]
+            key = (r["set"], r["seed"])
+            if early is None:
+                base[key] = kept
+            h = r["held_out"]
+            if kept != base[key]:
+                changed += 1
+                effect.append(h[base[key]] - h[kept])
+            steps.append(sum(trained) / n)
+            if r["set"] == "noise":
+                n_noise += 1
+                noise_moves += kept != 0
+        label = "none (the rule)" if early is None else f"{early[0]:g}, t < -{early[1]:g}"
+        print(f"{label:<16}{changed:>13}{(f'{sum(effect):+.2f}' if effect else '0'):>17}"
+              f"{np.mean(steps):>10.3f}{regret:>27}{f'{noise_moves}/{n_noise}':>13}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sets", nargs="*", default=TAIL_SETS)
     parser.add_argument("--seeds", nargs="*", type=int, default=list(range(10)))
     parser.add_argument("--record", default=None, metavar="JSON")
     parser.add_argument("--analyse", nargs="*", default=None, metavar="JSON")
+    parser.add_argument("--checkpoints", nargs="*", type=float, default=[0.5, 0.7],
+                        help="fractions of the run at which every arm's t is recorded")
+    parser.add_argument("--early", action="store_true",
+                        help="with --analyse: replay an extra early checkpoint")
     parser.add_argument("--extended", action="store_true",
                         help="record the default arms and six loss + noise combinations")
     parser.add_argument("--retrain", nargs="*", default=None, metavar="JSON",
                         help="records whose moved runs to retrain (writes --record)")
     args = parser.parse_args()
     if args.analyse:
-        return (analyse_arms if args.extended else analyse)(args.analyse)
+        return (analyse_early if args.early else analyse_arms if args.extended
+                else analyse)(args.analyse)
     if args.retrain:
         return retrain(args.retrain, args.record)
     import torch

@@ -277,11 +277,16 @@ class Tournament:
         Epochs of the longest fold's training rows (:class:`FoldBatches`).
     max_steps : int or None, default=None
         Stop after this many optimiser steps instead (checkpoints scale with it).
-    checkpoints : tuple of float, default=(0.5, 0.7)
+    checkpoints : tuple of float, default=(0.2, 0.5, 0.7)
         Fractions of the total steps at which the alive arms are scored and
-        halved (:func:`halve`). Noise arms and VS start slowly: at 0.4 the
-        development study dropped arms that won at the end; at 0.5 none.
-    t_drop, keep_fraction : float
+        halved (:func:`halve`).
+    t_drop : float or tuple of float, default=(4.0, 2.0, 2.0)
+        See :func:`halve`; a tuple gives each checkpoint its own. Noise arms
+        and VS start slowly: at 0.4 with ``t < -2`` the development study
+        dropped arms that won at the end, at 0.5 none; at 0.2 only arms far
+        behind (``t < -4``) stop, which changed no kept arm on 90
+        development runs and saves most of the work on large data.
+    keep_fraction : float, default=1.0
         See :func:`halve`.
     c : float, default=1.5
         See :func:`select_arm`.
@@ -311,8 +316,8 @@ class Tournament:
         Each arm's k fold networks as they were when last scored.
     """
 
-    def __init__(self, arms, *, max_epochs=50, max_steps=None, checkpoints=(0.5, 0.7),
-                 t_drop=2.0, keep_fraction=1.0, c=1.5, batch_size=128,
+    def __init__(self, arms, *, max_epochs=50, max_steps=None, checkpoints=(0.2, 0.5, 0.7),
+                 t_drop=(4.0, 2.0, 2.0), keep_fraction=1.0, c=1.5, batch_size=128,
                  optimizer=torch.optim.Adam, lr=1e-3, weight_decay=0.0, noise="ball",
                  n_boot=300, random_state=0, log=None):
         self.arms, self.max_epochs, self.max_steps = list(arms), max_epochs, max_steps
@@ -351,7 +356,16 @@ class Tournament:
         batches = FoldBatches(data, y, [f[0] for f in folds], self.batch_size,
                               generator=torch.Generator().manual_seed(self.random_state))
         total = self.max_steps or self.max_epochs * len(batches)
-        stops = sorted({int(round(f * total)) for f in self.checkpoints} & set(range(1, total)))
+        t_drops = np.asarray(self.t_drop, dtype=float)
+        if t_drops.ndim == 0:
+            t_drops = np.full(len(self.checkpoints), float(t_drops))
+        elif t_drops.shape != (len(self.checkpoints),):
+            raise ValueError(f"t_drop has {t_drops.size} values for {len(self.checkpoints)} "
+                             "checkpoints; give one value or one per checkpoint")
+        stops = {}  # step -> t_drop there
+        for f, t_drop in zip(self.checkpoints, t_drops):
+            if 1 <= int(round(f * total)) < total:
+                stops.setdefault(int(round(f * total)), float(t_drop))
         augmentation = None
         if any(a.eps is not None for a in self.arms):
             augmentation = FeatureAugmentation(
@@ -382,8 +396,9 @@ class Tournament:
 
         say = self.log or (lambda line: None)
         names = [a.name for a in self.arms]
-        say(f"tournament: {total} optimiser steps ({len(batches)} a fold epoch); arms with "
-            f"t < -{self.t_drop:g} stop at steps {sorted(stops)}; an arm replaces "
+        say(f"tournament: {total} optimiser steps ({len(batches)} a fold epoch); arms stop "
+            "at " + (", ".join(f"step {s} if t < -{d:g}" for s, d in sorted(stops.items()))
+                     or "no checkpoint") + f"; an arm replaces "
             f"{names[0]!r} if its gain exceeds {self.c:g} paired SEs")
         started = time.perf_counter()
         step = 0
@@ -408,7 +423,7 @@ class Tournament:
                 step += 1
                 if step in stops:
                     t = score(step)
-                    survivors, dropped = halve(dict(zip(alive, t)), alive, t_drop=self.t_drop,
+                    survivors, dropped = halve(dict(zip(alive, t)), alive, t_drop=stops[step],
                                                keep_fraction=self.keep_fraction)
                     log.append({"fraction": step / total, "step": step, "alive": list(alive),
                                 "dropped": dropped})

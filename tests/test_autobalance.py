@@ -183,8 +183,10 @@ def test_verbose_prints_the_tournament(data, capsys):
     out = capsys.readouterr().out
     assert "tournament: 9 arms (la, la_tau1.5" in out
     # Every checkpoint says which arms were scored and which stopped.
-    assert len(re.findall(r"checkpoint at step \d+ \(\d+%\): t against 'la': la_tau1.5 ",
-                          out)) == 2, out
+    assert len(re.findall(r"checkpoint at step \d+ \(\d+%\): t against 'la': \w",
+                          out)) == 3, out
+    assert re.search(r"arms stop at step \d+ if t < -4, step \d+ if t < -2, step \d+ if "
+                     r"t < -2;", out), out
     # Every arm alive at the end is listed with its out-of-fold score, then the kept arm.
     assert re.search(r"^\[AutoBalanceClassifier\] +la: out-of-fold balanced error 0\.\d+$",
                      out, flags=re.M), out
@@ -460,7 +462,7 @@ def test_tournament_report(data):
         assert {"error", "gain", "se", "t", "step", "dropped_at", "loss", "eps"} <= set(arm)
         assert 0.0 <= arm["error"] <= 1.0
     assert report["arms"][0]["gain"] == 0.0 and report["arms"][0]["dropped_at"] is None
-    assert [c["fraction"] for c in report["checkpoints"]] == pytest.approx([0.5, 0.7], abs=0.05)
+    assert [c["fraction"] for c in report["checkpoints"]] == pytest.approx([0.2, 0.5, 0.7], abs=0.05)
     assert clf.kept_arm_ == names[report["kept"]]
     assert report["moved"] == (report["kept"] != 0)
     assert clf.best_step_ == report["steps"] == 4 * math.ceil(len(y) * 2 / 3 / 64)

@@ -65,7 +65,7 @@ def _reference(module0, X, y, folds, arm, j, n_steps, sample_weight=None):
 def _fit(data, arms, module0=None, **params):
     X, y, folds = data
     params = {"batch_size": BATCH, "lr": LR, "random_state": SEED, "checkpoints": (),
-              **params}
+              "t_drop": 2.0, **params}
     weight = params.pop("sample_weight", None)
     return Tournament(arms, **params).fit(module0 or _module(), X, y, folds, sample_weight=weight)
 
@@ -113,6 +113,20 @@ def test_survivors_and_dropped_arms_stay_exact_through_halving(data):
         steps = 4 if a in entry["dropped"] else 8
         assert tour.report_["arms"][a]["step"] == steps
         _assert_arm_matches(data, tour, module0, a, steps)
+
+
+def test_each_checkpoint_has_its_own_t_drop(data):
+    arms = [Arm("la"), Arm("la_tau2", "la", {"tau": 2.0}), Arm("vs", "vs")]
+    # No challenger stops at the first checkpoint (t < -inf never holds); every one at
+    # the second (t < +inf always does).
+    tour = _fit(data, arms, max_steps=8, checkpoints=(0.25, 0.5), t_drop=(np.inf, -np.inf))
+    first, second = tour.report_["checkpoints"]
+    assert (first["step"], first["dropped"]) == (2, [])
+    assert (second["step"], second["dropped"]) == (4, [1, 2])
+    assert [a["dropped_at"] for a in tour.report_["arms"]] == [None, 0.5, 0.5]
+    assert not tour.report_["moved"]
+    with pytest.raises(ValueError, match="t_drop has 3 values for 2 checkpoints"):
+        _fit(data, arms, max_steps=8, checkpoints=(0.25, 0.5), t_drop=(4.0, 2.0, 2.0))
 
 
 def test_noise_arms_share_one_draw(data):

@@ -47,9 +47,9 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     with feature noise of strength 0.4, 0.8 and 1.6, balanced CE and LDAM. Each
     arm trains ``cv`` fold networks (network ``j`` on every fold but ``j``) from
     the same initial weights, batches and noise draws, as copies of one batched
-    module. At 50% and 70% of the run the arms are scored on the pooled
-    out-of-fold predictions, and an arm whose paired gain over LA is below -2
-    standard errors stops; at the end the best survivor replaces LA if its gain
+    module. At 20%, 50% and 70% of the run the arms are scored on the pooled
+    out-of-fold predictions, and an arm whose paired gain over LA is below -4
+    standard errors (at 20%) or -2 (later) stops; at the end the best survivor replaces LA if its gain
     exceeds 1.5 SEs (chosen on development sets, ``docs/studies/tournament.md``).
     The kept arm, loss and noise, is trained on all the data for ``max_epochs``,
     as LA would be; when LA is kept the model is exactly the ``search=None`` one.

@@ -49,8 +49,9 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     the same initial weights, batches and noise draws, as copies of one batched
     module. At 20%, 50% and 70% of the run the arms are scored on the pooled
     out-of-fold predictions, and an arm whose paired gain over LA is below -4
-    standard errors (at 20%) or -2 (later) stops; at the end the best survivor replaces LA if its gain
-    exceeds 1.5 SEs (chosen on development sets, ``docs/studies/tournament.md``).
+    standard errors (at 20%) or -2 (later) stops; at the end the best survivor
+    replaces LA if its gain exceeds 1.5 SEs (chosen on development sets,
+    ``docs/studies/tournament.md``).
     The kept arm, loss and noise, is trained on all the data for ``max_epochs``,
     as LA would be; when LA is kept the model is exactly the ``search=None`` one.
 

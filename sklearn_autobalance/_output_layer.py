@@ -3,9 +3,8 @@
 With a searched group objective (``objective`` "deo", "group_balanced" or
 "worst_group"), ``AutoBalanceClassifier`` searches the loss of a linear head
 instead of the whole network: network ``j`` trains with the ``init`` loss on
-every fold but
-``j``; on fold ``j``, rows it never trained on (where a head does not
-interpolate), a linear head is fit on its penultimate features with a per-cell
+every fold but ``j``; on fold ``j``, rows it never trained on (where a head
+does not interpolate), a linear head is fit on its penultimate features with a per-cell
 loss searched by the exact hyper-gradient of that convex problem
 (``_heads.py``); the paired rule keeps a searched loss only if it beats the
 initial loss's heads beyond sampling noise. The model is the mean of the ``cv``

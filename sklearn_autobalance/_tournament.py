@@ -364,8 +364,9 @@ class Tournament:
                              "checkpoints; give one value or one per checkpoint")
         stops = {}  # step -> t_drop there
         for f, t_drop in zip(self.checkpoints, t_drops):
-            if 1 <= int(round(f * total)) < total:
-                stops.setdefault(int(round(f * total)), float(t_drop))
+            step = int(round(f * total))
+            if 0 < step < total:
+                stops.setdefault(step, float(t_drop))
         augmentation = None
         if any(a.eps is not None for a in self.arms):
             augmentation = FeatureAugmentation(
@@ -398,7 +399,7 @@ class Tournament:
         names = [a.name for a in self.arms]
         say(f"tournament: {total} optimiser steps ({len(batches)} a fold epoch); arms stop "
             "at " + (", ".join(f"step {s} if t < -{d:g}" for s, d in sorted(stops.items()))
-                     or "no checkpoint") + f"; an arm replaces "
+                     or "no checkpoint") + "; an arm replaces "
             f"{names[0]!r} if its gain exceeds {self.c:g} paired SEs")
         started = time.perf_counter()
         step = 0

@@ -111,6 +111,26 @@ def extended_arms():
         Arm("balanced+noise0.4", "balanced", None, 0.4)]
 
 
+def refined_arms(refine="l+delta"):
+    """The default arms, then a refined twin of each parametric one (LA's included)."""
+    import dataclasses
+
+    from sklearn_autobalance._tournament import REFINABLE_LOSSES, default_arms
+
+    arms = default_arms()
+    return arms + [dataclasses.replace(a, name=a.name + "+r", refine=refine)
+                   for a in arms if a.loss in REFINABLE_LOSSES]
+
+
+def _default_arms():
+    from sklearn_autobalance._tournament import default_arms
+
+    return default_arms()
+
+
+RECORDED_ARMS = {"default": _default_arms, "extended": extended_arms, "refined": refined_arms}
+
+
 def record(name, seed, args):
     """One tournament without halving: per arm, its end OOF predictions and held-out error."""
     import torch
@@ -132,7 +152,7 @@ def record(name, seed, args):
     try:
         start = time.perf_counter()
         tour = _tournament.Tournament(
-            extended_arms() if args.extended else _tournament.default_arms(), max_epochs=50, batch_size=128, lr=1e-3,
+            RECORDED_ARMS[args.arms](), max_epochs=50, batch_size=128, lr=1e-3,
             checkpoints=checkpoints, t_drop=np.inf, keep_fraction=1.0,
             random_state=seed).fit(module, X, y, folds)
         seconds = time.perf_counter() - start
@@ -163,7 +183,8 @@ def record(name, seed, args):
     counts = np.bincount(ytr)
     print(f"{name} seed {seed}: train counts {counts.tolist()}, {seconds:.0f} s; held-out "
           + ", ".join(f"{n} {h:.2f}" for n, h in zip(names, held_out)), flush=True)
-    return {"set": name, "seed": seed, "arms": names, "held_out": held_out,
+    refined = {a["name"]: a["refined"] for a in tour.report_["arms"] if a["refined"]}
+    return {"set": name, "seed": seed, "arms": names, "held_out": held_out, "refined": refined,
             "y": y_oof.tolist(), "fold": fold_of[oof_rows].tolist(),
             "predictions": predictions.tolist(), "t_at": t_at, "seconds": seconds}
 
@@ -345,9 +366,19 @@ def retrain(paths, out):
               f"worst {g.min():+.2f})")
 
 
+DEFAULT_9 = ["la", "la_tau1.5", "la_tau2", "vs", "noise0.4", "noise0.8", "noise1.6",
+             "balanced", "ldam"]
+REFINED_LISTS = {  # candidate default lists with refined arms (``--arms refined``)
+    "default 9": DEFAULT_9,
+    "default 9, each parametric challenger refined": [
+        "la", "la_tau1.5+r", "la_tau2+r", "vs+r", "noise0.4+r", "noise0.8+r", "noise1.6+r",
+        "balanced+r", "ldam"],
+    "default 9 + LA refined (the paper's search as an arm)": DEFAULT_9 + ["la+r"],
+    "default 9 + every refined twin": None,
+    "LA + LA refined only": ["la", "la+r"],
+}
 ARM_LISTS = {  # candidate default lists (names of recorded arms; LA first)
-    "default 9": ["la", "la_tau1.5", "la_tau2", "vs", "noise0.4", "noise0.8", "noise1.6",
-                  "balanced", "ldam"],
+    "default 9": DEFAULT_9,
     "default 9 + 6 combinations": None,  # every recorded arm
     "default 9 + tau1.5 with noise": ["la", "la_tau1.5", "la_tau2", "vs", "noise0.4",
                                       "noise0.8", "noise1.6", "balanced", "ldam",
@@ -359,14 +390,15 @@ ARM_LISTS = {  # candidate default lists (names of recorded arms; LA first)
 }
 
 
-def analyse_arms(paths, c=1.5):
+def analyse_arms(paths, c=1.5, lists=None):
     """Today's rule (c SEs, on the end scores) over each candidate arm list."""
+    lists = ARM_LISTS if lists is None else lists
     records = [r for p in paths for r in json.load(open(p))["records"]]
     sets = sorted({r["set"] for r in records}, key=lambda s: (s not in TAIL_SETS, s))
     print(f"{len(records)} records; held-out gain over LA (points, mean over seeds; moves)")
     print(f"{'arm list':<58}" + "".join(f"{s:>17}" for s in sets)
           + f"{'mean err':>10}{'losses':>8}{'worst':>7}")
-    for label, names in ARM_LISTS.items():
+    for label, names in lists.items():
         cells, errs, losses, worst = [], [], 0, 0.0
         kept_names = {}
         for s in sets:
@@ -453,14 +485,20 @@ def main():
                         help="fractions of the run at which every arm's t is recorded")
     parser.add_argument("--early", action="store_true",
                         help="with --analyse: replay an extra early checkpoint")
-    parser.add_argument("--extended", action="store_true",
-                        help="record the default arms and six loss + noise combinations")
+    parser.add_argument("--arms", choices=sorted(RECORDED_ARMS), default="default",
+                        help="the arms to record (extended: six loss + noise combinations "
+                        "added; refined: a refined twin of each parametric arm added); with "
+                        "--analyse, extended or refined compare candidate lists of them")
     parser.add_argument("--retrain", nargs="*", default=None, metavar="JSON",
                         help="records whose moved runs to retrain (writes --record)")
     args = parser.parse_args()
     if args.analyse:
-        return (analyse_early if args.early else analyse_arms if args.extended
-                else analyse)(args.analyse)
+        if args.early:
+            return analyse_early(args.analyse)
+        if args.arms == "default":
+            return analyse(args.analyse)
+        return analyse_arms(args.analyse, lists=REFINED_LISTS if args.arms == "refined"
+                            else ARM_LISTS)
     if args.retrain:
         return retrain(args.retrain, args.record)
     import torch

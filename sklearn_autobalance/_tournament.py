@@ -29,7 +29,16 @@ from ._augmentation import FeatureAugmentation, feature_scale
 from ._crossfit import FoldAverage, FoldBatches, FoldEnsemble, fold_mean_loss, padded_index
 from ._selection import bootstrap_errors
 from ._sparse import chunk_rows, dense
+from ._network_search import check_hypergradient_params
+from ._refinement import ArmRefinement
+from .losses._objectives import make_objective
+from .losses._parametric import ParametricCrossEntropy
 from .losses._registry import make_loss
+
+# Search spaces an arm may refine (the noise strengths stay the arm's), and the
+# losses that are members of the parametric family the refinement moves in.
+REFINE_SPACES = ("tau", "l", "delta", "l+delta", "w+l+delta")
+REFINABLE_LOSSES = ("ce", "balanced", "la", "cdt", "vs")
 
 
 @dataclass(frozen=True)
@@ -47,12 +56,17 @@ class Arm:
         Strength of the shared noise ``x + eps * s * u``
         (:class:`~sklearn_autobalance._augmentation.FeatureAugmentation`);
         None: no noise.
+    refine : str or None, default=None
+        A search space ("tau", "l", "delta", "l+delta", "w+l+delta"): the
+        arm's loss (a member of the parametric family) follows the implicit
+        hyper-gradient from the warm-up on (``_refinement.py``); None: fixed.
     """
 
     name: str
     loss: str = "la"
     loss_params: dict = None
     eps: float = None
+    refine: str = None
 
 
 def default_arms():
@@ -68,7 +82,8 @@ def default_arms():
 
 
 def check_arms(arms, losses, group_losses):
-    """User arms (a list of dicts with keys ``loss``, ``loss_params``, ``eps``, ``name``) as Arms.
+    """User arms (a list of dicts with keys ``loss``, ``loss_params``, ``eps``, ``refine``,
+    ``name``) as Arms.
 
     Parameters
     ----------
@@ -83,16 +98,16 @@ def check_arms(arms, losses, group_losses):
     if len(arms) == 0:
         raise ValueError("search is an empty list of arms: give at least one dict such as "
                          "{'loss': 'vs'} or {'eps': 0.8}, or use search='auto'")
+    keys = ["eps", "loss", "loss_params", "name", "refine"]
     out = []
     for i, arm in enumerate(arms):
         if not isinstance(arm, dict):
-            raise TypeError(f"search[{i}] must be a dict with keys 'loss', 'loss_params', "
-                            f"'eps', 'name'; got {arm!r}")
-        unknown = sorted(set(arm) - {"loss", "loss_params", "eps", "name"})
+            raise TypeError(f"search[{i}] must be a dict with keys {keys}; got {arm!r}")
+        unknown = sorted(set(arm) - set(keys))
         if unknown:
-            raise ValueError(f"search[{i}] has unknown keys {unknown}; the keys are "
-                             "['eps', 'loss', 'loss_params', 'name']")
+            raise ValueError(f"search[{i}] has unknown keys {unknown}; the keys are {keys}")
         loss, params, eps = arm.get("loss", "la"), arm.get("loss_params"), arm.get("eps")
+        refine = arm.get("refine")
         if loss not in losses or loss in group_losses:
             raise ValueError(f"search[{i}]['loss'] must be a class loss, one of "
                              f"{sorted(set(losses) - set(group_losses))}; got {loss!r}")
@@ -104,16 +119,24 @@ def check_arms(arms, losses, group_losses):
             if not np.isfinite(eps) or eps <= 0:
                 raise ValueError(f"search[{i}]['eps'] must be finite and > 0; got {eps!r}")
             eps = float(eps)
+        if refine is not None:
+            if refine not in REFINE_SPACES:
+                raise ValueError(f"search[{i}]['refine'] must be None or one of "
+                                 f"{REFINE_SPACES}; got {refine!r}")
+            if loss not in REFINABLE_LOSSES:
+                raise ValueError(f"search[{i}]['refine'] needs a loss of the parametric "
+                                 f"family, one of {REFINABLE_LOSSES}; got {loss!r}")
         name = arm.get("name") or (loss + "".join(f"_{k}{v}" for k, v in (params or {}).items())
-                                   + ("" if eps is None else f"+noise{eps:g}"))
-        out.append(Arm(str(name), loss, dict(params) if params else None, eps))
+                                   + ("" if eps is None else f"+noise{eps:g}")
+                                   + ("" if refine is None else f"+refine_{refine}"))
+        out.append(Arm(str(name), loss, dict(params) if params else None, eps, refine))
     names = [a.name for a in out]
     if len(set(names)) < len(names):
         raise ValueError(f"search has arms with the same name: {names}; give each a 'name'")
     return out
 
 
-def arm_inputs(X, y, eps, augmentation):
+def arm_inputs(X, y, eps, augmentation, generator=None):
     """The stacked training input of the alive arms: block ``i`` is ``X`` with arm ``i``'s noise.
 
     One draw ``s * u`` serves every arm (drawn only when some arm has noise),
@@ -126,6 +149,8 @@ def arm_inputs(X, y, eps, augmentation):
     eps : list of float or None
         Strength of each alive arm (None: no noise).
     augmentation : FeatureAugmentation or None
+    generator : torch.Generator or None, default=None
+        Draws the noise; None: the augmentation's training stream.
 
     Returns
     -------
@@ -133,7 +158,7 @@ def arm_inputs(X, y, eps, augmentation):
     """
     if all(e is None for e in eps):
         return X.repeat(len(eps), 1, 1)
-    noise = augmentation.draw_parts(X)
+    noise = augmentation.draw_parts(X, generator)
     n_classes = len(augmentation.eps)
     return torch.cat([X if e is None else augmentation.apply(
         X, y, eps=torch.full((n_classes,), float(e), device=X.device), noise=noise)
@@ -296,6 +321,12 @@ class Tournament:
     lr, weight_decay : float
     noise : {"ball", "gaussian"}, default="ball"
     n_boot : int, default=300
+    objective : callable (logits, y, groups) -> scalar tensor, or None, default=None
+        Validation objective of the refined arms' hyper-gradient (None:
+        balanced CE).
+    hypergradient : dict or None, default=None
+        Settings of the refined arms' hyper-steps, as checked
+        ``hypergradient_params`` (None: their defaults).
     random_state : int, default=0
         Seeds the batch order (as the estimator's generator), the noise
         stream and the bootstrap; the initial weights are the module's.
@@ -308,10 +339,11 @@ class Tournament:
         ``arms`` (per arm: name, loss, loss_params, eps, error, gain, se, t,
         ``step`` it was last scored at, ``dropped_at``: the checkpoint
         fraction or None; the gain is over the control scored at that same
-        step), ``checkpoints`` (fraction, step, alive, dropped),
-        ``c``, ``best``, ``kept``, ``kept_name``, ``moved``, ``steps`` (the
-        optimiser steps each arm trained for when scored at the end),
-        ``steps_per_epoch``.
+        step, ``refined`` (a refined arm's loss when scored: ``{"w", "l",
+        "delta"}``; None for a fixed arm), ``checkpoints`` (fraction, step,
+        alive, dropped), ``c``, ``best``, ``kept``, ``kept_name``, ``moved``,
+        ``steps`` (the optimiser steps each arm trained for when scored at the
+        end), ``steps_per_epoch``, ``hyper_steps`` (taken by the refined arms).
     ensembles_ : list of FoldEnsemble
         Each arm's k fold networks as they were when last scored.
     """
@@ -319,12 +351,13 @@ class Tournament:
     def __init__(self, arms, *, max_epochs=50, max_steps=None, checkpoints=(0.2, 0.5, 0.7),
                  t_drop=(4.0, 2.0, 2.0), keep_fraction=1.0, c=1.5, batch_size=128,
                  optimizer=torch.optim.Adam, lr=1e-3, weight_decay=0.0, noise="ball",
-                 n_boot=300, random_state=0, log=None):
+                 n_boot=300, objective=None, hypergradient=None, random_state=0, log=None):
         self.arms, self.max_epochs, self.max_steps = list(arms), max_epochs, max_steps
         self.checkpoints, self.t_drop, self.keep_fraction = checkpoints, t_drop, keep_fraction
         self.c, self.batch_size, self.optimizer = c, batch_size, optimizer
         self.lr, self.weight_decay, self.noise = lr, weight_decay, noise
         self.n_boot, self.random_state = n_boot, random_state
+        self.objective, self.hypergradient = objective, hypergradient
         self.log = log
 
     def fit(self, module, X, y, folds, sample_weight=None, counts=None):
@@ -373,6 +406,8 @@ class Tournament:
                 feature_scale(X), torch.ones(n_classes, device=X.device), self.noise,
                 self.random_state + 1)
             augmentation.reset()
+        refinement = self._refinement(losses, X, y, folds, sample_weight, total, len(batches),
+                                      module)
         table, lengths = padded_index([f[1] for f in folds], X.device)
         mask = torch.arange(table.shape[1], device=X.device)[None, :] < lengths[:, None]
         y_oof = y[table[mask]].cpu().numpy()
@@ -391,7 +426,10 @@ class Tournament:
                                 n_boot=self.n_boot,
                                 random_state=[self.random_state, step])
             for i, a in enumerate(alive):
-                records[a] = {key: float(v[i]) for key, v in scores.items()} | {"step": step}
+                records[a] = {key: float(v[i]) for key, v in scores.items()} | {
+                    "step": step,
+                    "refined": (refinement.values(a)
+                                if refinement is not None and a in refinement.spaces else None)}
                 self.ensembles_[a] = _take(ensemble, range(i * k, (i + 1) * k), module)[0]
             return scores["t"]
 
@@ -422,6 +460,10 @@ class Tournament:
                 loss.backward()
                 optimizer.step()
                 step += 1
+                if refinement is not None and refinement.due(step):
+                    eps = [self.arms[a].eps for a in alive]
+                    refinement.step(ensemble, alive, lambda X_, y_, g: arm_inputs(
+                        X_, y_, eps, augmentation, g), step)
                 if step in stops:
                     t = score(step)
                     survivors, dropped = halve(dict(zip(alive, t)), alive, t_drop=stops[step],
@@ -462,8 +504,28 @@ class Tournament:
                      for a, arm in enumerate(self.arms)],
             "checkpoints": log, "c": self.c, "best": best, "kept": kept,
             "kept_name": self.arms[kept].name, "moved": kept != 0, "steps": step,
-            "steps_per_epoch": len(batches)}
+            "steps_per_epoch": len(batches),
+            "hyper_steps": 0 if refinement is None else refinement.hyper_steps_}
         return self
+
+    def _refinement(self, losses, X, y, folds, sample_weight, total, steps_per_epoch, module):
+        """The hyper-steps of the arms with ``refine`` (None when no arm has it)."""
+        refined = {a: arm.refine for a, arm in enumerate(self.arms) if arm.refine}
+        if not refined:
+            return None
+        if 0 in refined:
+            raise ValueError(f"the control arm {self.arms[0].name!r} cannot be refined: it is "
+                             "the fixed loss every arm is compared with")
+        for a in refined:
+            if not isinstance(losses[a], ParametricCrossEntropy):
+                raise ValueError(f"arm {self.arms[a].name!r} refines its loss, which must be "
+                                 f"a member of the parametric family {REFINABLE_LOSSES}")
+        objective = self.objective or make_objective("balanced", len(losses[0].w))
+        return ArmRefinement(
+            {a: losses[a] for a in refined}, refined, objective, X, y, folds,
+            check_hypergradient_params(self.hypergradient), total_steps=total,
+            steps_per_epoch=steps_per_epoch, batch_size=self.batch_size, module=module,
+            seed=self.random_state + 2, sample_weight=sample_weight)
 
     @staticmethod
     @torch.no_grad()

@@ -131,8 +131,13 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
           class objective).
         - a list of dicts: a tournament of these arms against ``init``; keys
           ``"loss"`` (a loss name, default "la"), ``"loss_params"`` (a dict),
-          ``"eps"`` (shared feature-noise strength, default None: none) and
-          ``"name"``, e.g. ``[{"loss": "vs"}, {"eps": 1.6}]``.
+          ``"eps"`` (shared feature-noise strength, default None: none),
+          ``"refine"`` (a search space below: the arm's loss, of the
+          parametric family, follows the implicit hyper-gradient after the
+          warm-up; default None: fixed) and ``"name"``, e.g.
+          ``[{"loss": "vs"}, {"eps": 1.6}]``. ``[{"refine": "l+delta"}]``
+          is the paper's single-trajectory search as one arm, scored at the
+          end against LA.
         - a search space: the paper's hyper-gradient search from ``init``
           ("tau": the scalar of LA along ``log pi``; "l", "delta",
           "l+delta", "w+l+delta": each named part along ``log(pi_k /
@@ -183,7 +188,8 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         at second order in eps, and searches started at 0.1 drifted to 0
         where large noise helped); ``"noise"``: "ball" (default) or "gaussian".
     hypergradient_params : dict or None, default=None
-        Settings of the hyper-gradient search (``search`` a search space), by
+        Settings of the hyper-gradient search (``search`` a search space, or
+        arms with ``"refine"``; the tournament's warm-up is a share of its steps), by
         key (defaults in brackets): ``"warmup_fraction"`` (0.4: share of the
         epochs before the first hyper-step; paper 120 of 300),
         ``"hyper_lr"`` (0.01: SGD with momentum 0.9 on the loss coordinates),
@@ -445,16 +451,16 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             self.clusters_ = frequency_clusters(self.class_counts_, "auto")
             return fit_network_search(self, full_X, full_y, y, groups, rng, objective, error,
                                       SELECTION_METRICS[self.objective])
-        return self._fit_tournament(full_X, full_y, y, rng, error)
+        return self._fit_tournament(full_X, full_y, y, rng, objective, error)
 
     def _arms(self):
         """The control (``init``) first, then the challengers (``search`` or the default arms)."""
         control = Arm(self.init, self.init, self.init_params or None)
         arms = self._arm_list if isinstance(self.search, (list, tuple)) else default_arms()
-        return [control] + [a for a in arms if (a.loss, a.loss_params or None, a.eps)
-                            != (control.loss, control.loss_params, control.eps)]
+        return [control] + [a for a in arms if (a.loss, a.loss_params or None, a.eps, a.refine)
+                            != (control.loss, control.loss_params, control.eps, None)]
 
-    def _fit_tournament(self, full_X, full_y, y, rng, error):
+    def _fit_tournament(self, full_X, full_y, y, rng, objective, error):
         """Train every arm on the folds; keep the best beyond noise; train it on all the data."""
         arms = self._arms()
         # The tournament draws from generators of its own (folds, batches,
@@ -465,7 +471,8 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         tournament = Tournament(
             arms, max_epochs=self.max_epochs, batch_size=self.batch_size,
             optimizer=_OPTIMIZERS.get(self.optimizer, self.optimizer), lr=self.lr,
-            weight_decay=self.weight_decay, random_state=int(own.randint(2 ** 31 - 2)),
+            weight_decay=self.weight_decay, objective=objective,
+            hypergradient=self._hypergradient, random_state=int(own.randint(2 ** 31 - 2)),
             log=self._say if self.verbose else None)
         self._say(f"tournament: {len(arms)} arms ({', '.join(a.name for a in arms)}; "
                   f"{arms[0].name!r} is the control) x {self.cv} fold networks, trained side "
@@ -478,31 +485,34 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         report = tournament.report_
         self.selection_report_ = {"kind": "tournament", **report}
         kept = arms[report["kept"]]
+        refined = report["arms"][report["kept"]]["refined"]
         self.kept_arm_ = kept.name
         self.best_step_ = report["steps"]
         eps = None if kept.eps is None else np.full(len(self.classes_), kept.eps)
         if eps is not None:
             self.augmentation_params_ = {"eps": eps, "noise": "ball"}
         if not self.refit:
-            loss = make_loss(kept.loss, self.class_counts_, kept.loss_params)
+            loss = _arm_loss(kept.loss, self.class_counts_, kept.loss_params, refined)
             self.loss_params_ = (loss.effective_params()
                                  if isinstance(loss, ParametricCrossEntropy) else {})
             return self._make_net(loss.to(self._device),
                                   module=tournament.arm_model(report["kept"])).initialize()
         del tournament
         # The kept arm trains as the control would have: max_epochs on all rows
-        # (the arms were compared at equal training on the folds).
+        # (the arms were compared at equal training on the folds); a refined
+        # arm with the loss it reached.
         return self._fit_fixed(full_X, full_y, y, None, rng, error, loss=kept.loss,
-                               loss_params=kept.loss_params, eps=eps)
+                               loss_params=kept.loss_params, eps=eps, refined=refined)
 
     def _fit_fixed(self, full_X, full_y, y, groups, rng, error, *, loss=None, loss_params=None,
-                   eps="init"):
-        """One loss on all data (after an early-stopping run): ``init`` unless given."""
+                   eps="init", refined=None):
+        """One loss on all data (after an early-stopping run): ``init`` unless given;
+        ``refined``: the ``{"w", "l", "delta"}`` a refined arm reached."""
         if loss is None:
             loss, loss_params = self.init, self.init_params
         if isinstance(eps, str):
             eps = self._kept_eps()
-        criterion = make_loss(loss, self.class_counts_, loss_params)
+        criterion = _arm_loss(loss, self.class_counts_, loss_params, refined)
         if "sample_weight" in full_X and getattr(criterion, "batch_level", False):
             raise ValueError(
                 f"init={loss!r} (init_params={loss_params!r}) is a batch-level loss (group DRO, "
@@ -524,7 +534,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                 metric_key, self.n_iter_no_change, self.tol, restore_best=False)
             self._say(f"early stopping: {len(train_idx)} training / {len(val_idx)} held-out "
                       f"samples, {metric_name} watched")
-            net = self._make_net(make_loss(loss, counts, loss_params),
+            net = self._make_net(_arm_loss(loss, counts, loss_params, refined),
                                  extra_callbacks=[("early_stopping", stopper)],
                                  progress=("early-stopping run",
                                            [(f"valid_{metric_key}", metric_name)]),
@@ -587,3 +597,13 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     def _say(self, message):
         if self.verbose:
             print(f"[AutoBalanceClassifier] {message}")
+
+
+def _arm_loss(name, counts, params, refined=None):
+    """The loss ``name`` from ``counts``; with ``refined``, at the coordinates a refined arm reached."""
+    loss = make_loss(name, counts, params)
+    if refined is not None:
+        with torch.no_grad():
+            for key, value in refined.items():
+                getattr(loss, key).copy_(torch.as_tensor(value))
+    return loss

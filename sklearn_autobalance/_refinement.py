@@ -70,6 +70,7 @@ class ArmRefinement:
         self.optimizers = {a: torch.optim.SGD(list(s.hparams.values()), lr=hyper["hyper_lr"],
                                               momentum=0.9) for a, s in self.spaces.items()}
         self.start = max(1, int(round(hyper["warmup_fraction"] * total_steps)))
+        self.total = total_steps
         interval = hyper["hyper_interval"]
         self.interval = max(1, steps_per_epoch // 5) if interval == "auto" else interval
         self.size = hyper["hyper_batch_size"] or 4 * batch_size
@@ -85,8 +86,10 @@ class ArmRefinement:
         self._step_size, self._step_size_key = None, None
 
     def due(self, step):
-        """Whether a hyper-step follows optimiser step ``step``."""
-        return step >= self.start and (step - self.start) % self.interval == 0
+        """Whether a hyper-step follows optimiser step ``step`` (not the last: the
+        networks would never train with its loss)."""
+        return (self.start <= step < self.total
+                and (step - self.start) % self.interval == 0)
 
     def values(self, a):
         """Arm ``a``'s current loss: ``{"w", "l", "delta"}`` as lists."""

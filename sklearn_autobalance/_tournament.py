@@ -438,7 +438,10 @@ class Tournament:
         say(f"tournament: {total} optimiser steps ({len(batches)} a fold epoch); arms stop "
             "at " + (", ".join(f"step {s} if t < -{d:g}" for s, d in sorted(stops.items()))
                      or "no checkpoint") + "; an arm replaces "
-            f"{names[0]!r} if its gain exceeds {self.c:g} paired SEs")
+            f"{names[0]!r} if its gain exceeds {self.c:g} paired SEs"
+            + ("" if refinement is None else
+               f"; refined arms take a hyper-step every {refinement.interval} step(s) from "
+               f"step {refinement.start}"))
         started = time.perf_counter()
         step = 0
         while step < total:
@@ -460,10 +463,6 @@ class Tournament:
                 loss.backward()
                 optimizer.step()
                 step += 1
-                if refinement is not None and refinement.due(step):
-                    eps = [self.arms[a].eps for a in alive]
-                    refinement.step(ensemble, alive, lambda X_, y_, g: arm_inputs(
-                        X_, y_, eps, augmentation, g), step)
                 if step in stops:
                     t = score(step)
                     survivors, dropped = halve(dict(zip(alive, t)), alive, t_drop=stops[step],
@@ -481,6 +480,10 @@ class Tournament:
                         ensemble, optimizer = _take(ensemble, copies, module, optimizer,
                                                     make_optimizer)
                         alive = survivors
+                if refinement is not None and refinement.due(step):
+                    eps = [self.arms[a].eps for a in alive]
+                    refinement.step(ensemble, alive, lambda X_, y_, g: arm_inputs(
+                        X_, y_, eps, augmentation, g), step)
                 if step >= total:
                     break
         score(step)
@@ -498,6 +501,10 @@ class Tournament:
             "" if best is None else
             f" (the best arm, {names[best]!r}, gained {records[best]['gain']:+.4f} at "
             f"SE {records[best]['se']:.4f}: not above {self.c:g} SEs)"))
+        if records[kept]["refined"] is not None:
+            say(f"the loss {names[kept]!r} reached: " + ", ".join(
+                f"{key} {np.round(value, 3).tolist()}"
+                for key, value in records[kept]["refined"].items()))
         self.report_ = {
             "arms": [{"name": arm.name, "loss": arm.loss, "loss_params": arm.loss_params,
                       "eps": arm.eps, **records[a], "dropped_at": dropped_at.get(a)}

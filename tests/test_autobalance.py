@@ -26,6 +26,7 @@ from skorch.callbacks import Callback
 
 from sklearn_autobalance import AutoBalanceClassifier
 from sklearn_autobalance.losses import ParametricCrossEntropy
+from sklearn_autobalance.losses._registry import make_loss
 
 CUDA = torch.cuda.is_available()
 FIXED_LOSSES = ("ce", "balanced", "la", "cdt", "vs", "ldam", "gla", "gca", "focal")
@@ -508,6 +509,34 @@ def test_the_kept_arm_is_retrained_whole(data, monkeypatch, arm, fixed):
         np.testing.assert_array_equal(clf.loss_params_[key], ref.loss_params_[key])
     if "eps" in arm:
         np.testing.assert_array_equal(clf.augmentation_params_["eps"], [1.6] * 3)
+
+
+def test_a_kept_refined_arm_is_retrained_with_the_loss_it_reached(data, monkeypatch):
+    X, y = data
+    _tournament_with_c(monkeypatch, -np.inf)
+    clf = _fast(max_epochs=6, search=[{"loss": "vs", "refine": "l+delta"}],
+                hypergradient_params={"warmup_fraction": 0.3}).fit(X, y)
+    report = clf.selection_report_
+    assert report["moved"] and clf.kept_arm_ == "vs+refine_l+delta"
+    assert report["hyper_steps"] > 0
+    refined = report["arms"][1]["refined"]
+    criterion = clf.net_.criterion_
+    start = make_loss("vs", clf.class_counts_)
+    assert not np.allclose(refined["l"], start.l.numpy())  # the loss moved ...
+    for key in ("w", "l", "delta"):  # ... and the retrain trains with where it went
+        np.testing.assert_allclose(getattr(criterion, key).cpu().numpy(), refined[key])
+    assert len(clf.net_.history) == 6
+    fixed_vs = _fast(max_epochs=6, search=None, init="vs").fit(X, y)
+    assert not np.allclose(clf.predict_proba(X), fixed_vs.predict_proba(X))
+
+
+def test_the_papers_search_is_one_refined_arm(data):
+    X, y = data
+    clf = _fast(max_epochs=5, search=[{"refine": "l+delta"}]).fit(X, y)
+    report = clf.selection_report_
+    assert [a["name"] for a in report["arms"]] == ["la", "la+refine_l+delta"]
+    assert report["arms"][0]["refined"] is None and report["arms"][1]["refined"] is not None
+    assert report["hyper_steps"] > 0 and report["kept_name"] == clf.kept_arm_
 
 
 def test_refit_false_is_the_kept_arms_fold_average(data, monkeypatch):

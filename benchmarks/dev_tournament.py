@@ -43,9 +43,10 @@ Because an arm's scores do not depend on which other arms are alive (paired
 gains over the control; the bootstrap weights depend only on the seed and
 step) and dropping copies does not touch the others, every halving rule
 can be replayed on the record exactly. The first mode (without ``--record``)
-runs the real tournament with a given rule (``--checkpoints``, ``--t-drop``,
-``--keep-fraction``, ``--c``; hard scoring, the package's) on these sets too, which
-checks the replay.
+runs the real tournament with a given rule (``--checkpoints``, ``--t-drop``, ``--c``;
+hard scoring, the package's) on these sets too, which checks the replay of the uncapped
+rules (the cap on the survivors that the study rejected is replayed here only,
+:func:`halve_capped`; the package no longer has it).
 
 ``--analyse JSON [JSON ...]``: replays each candidate rule (move threshold
 ``c`` in 0, 0.5, 1, 1.5, 2 or the family-wise max-t at 5 %; halving
@@ -197,7 +198,7 @@ def record(name, seed, args):
         start = time.perf_counter()
         tour = _tournament.Tournament(
             _tournament.default_arms(), max_epochs=args.max_epochs, batch_size=args.batch_size,
-            lr=args.lr, checkpoints=CHECKPOINTS, t_drop=np.inf, keep_fraction=1.0,
+            lr=args.lr, checkpoints=CHECKPOINTS, t_drop=np.inf,
             random_state=seed).fit(module, X, y, folds)
         seconds = time.perf_counter() - start
     finally:
@@ -252,9 +253,26 @@ def _maxt_threshold(gain, se, gain_reps, pool, level=0.05):
     return max(float(np.quantile(centred.max(axis=0), 1 - level)), 0.0)
 
 
+def halve_capped(t, alive, *, t_drop, keep_fraction, control=0):
+    """The package's halving (drop ``t < -t_drop``), then at most ``ceil(keep_fraction * m)``
+    of the ``m`` challengers alive before go on, by t (ties to the earlier arm, NaN last).
+
+    The cap was a candidate of this study (rejected: it dropped a noise arm that was behind
+    at 0.7 and won at the end); with ``keep_fraction=1`` this is the package's rule.
+    """
+    import math
+
+    challengers = [a for a in alive if a != control]
+    cap = math.ceil(keep_fraction * len(challengers))
+    eligible = [a for a in challengers if not t[a] < -t_drop]
+    kept = sorted(eligible, key=lambda a: (-(-np.inf if np.isnan(t[a]) else t[a]), a))[:cap]
+    survivors = sorted(set(kept) | ({control} & set(alive)))
+    return survivors, sorted(set(alive) - set(survivors))
+
+
 def replay(rec, c, halving, soft):
     """Kept arm and arm-steps trained under one rule, replayed on a record."""
-    from sklearn_autobalance._tournament import halve, select_arm
+    from sklearn_autobalance._tournament import select_arm
 
     scores = rec["scores"]["soft" if soft else "hard"]
     total, n_arms = rec["steps"], len(rec["arms"])
@@ -265,7 +283,7 @@ def replay(rec, c, halving, soft):
             step = int(round(f * total))
             entry = next(e for e in scores if e["step"] == step)
             t = dict(zip(range(n_arms), entry["t"]))
-            alive, dropped = halve(t, alive, t_drop=t_drop, keep_fraction=keep)
+            alive, dropped = halve_capped(t, alive, t_drop=t_drop, keep_fraction=keep)
             for a in dropped:
                 trained[a] = step
     end = scores[-1]
@@ -336,7 +354,6 @@ def analyse(paths):
             f"{k} {sum(g > 0 for g in v)}/{sum(g == 0 for g in v)}/{sum(g < 0 for g in v)}, "
             f"{np.mean(v):+.2f}, {np.std(v, ddof=1) if len(v) > 1 else 0:.2f}, {min(v):+.2f}"
             for k, v in gains.items()))
-    from sklearn_autobalance._tournament import halve
 
     print("halving (hard scoring): arms dropped, of them ending with t > 1, with t > 1.5 "
           "(listed), or beating LA on the hold-out")
@@ -348,8 +365,8 @@ def analyse(paths):
             alive, hard = list(range(len(r["arms"]))), r["scores"]["hard"]
             for f in halving[0]:
                 entry = next(e for e in hard if e["step"] == int(round(f * r["steps"])))
-                alive, dropped = halve(dict(enumerate(entry["t"])), alive, t_drop=halving[1],
-                                       keep_fraction=halving[2])
+                alive, dropped = halve_capped(dict(enumerate(entry["t"])), alive,
+                                              t_drop=halving[1], keep_fraction=halving[2])
                 for a in dropped:
                     end_t = hard[-1]["t"][a]
                     n_dropped += 1
@@ -389,7 +406,7 @@ def run(name, seed, args):
     start = time.perf_counter()
     tour = Tournament(default_arms(), max_epochs=args.max_epochs, batch_size=args.batch_size,
                       lr=args.lr, checkpoints=() if args.no_halving else tuple(args.checkpoints),
-                      t_drop=args.t_drop, keep_fraction=args.keep_fraction,
+                      t_drop=args.t_drop,
                       c=args.c, random_state=seed).fit(module, X, y, folds)
     seconds = time.perf_counter() - start
     report = tour.report_
@@ -427,7 +444,6 @@ def main():
     parser.add_argument("--c", type=float, default=1.0)
     parser.add_argument("--checkpoints", nargs="*", type=float, default=[0.4, 0.7])
     parser.add_argument("--t-drop", type=float, default=2.0)
-    parser.add_argument("--keep-fraction", type=float, default=0.5)
     parser.add_argument("--no-halving", action="store_true",
                         help="no checkpoints: every arm trains and is scored to the end")
     parser.add_argument("--json", default=None, help="write the reports there")

@@ -153,7 +153,7 @@ def record(name, seed, args):
         start = time.perf_counter()
         tour = _tournament.Tournament(
             RECORDED_ARMS[args.arms](), max_epochs=50, batch_size=128, lr=1e-3,
-            checkpoints=checkpoints, t_drop=np.inf, keep_fraction=1.0,
+            checkpoints=checkpoints, t_drop=np.inf,
             random_state=seed).fit(module, X, y, folds)
         seconds = time.perf_counter() - start
     finally:

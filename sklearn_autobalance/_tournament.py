@@ -204,15 +204,15 @@ def _rank(t):
     return -np.inf if np.isnan(t) else t
 
 
-def halve(t, alive, *, control=0, t_drop=2.0, keep_fraction=1.0):
+def halve(t, alive, *, control=0, t_drop=2.0):
     """Successive halving: which alive arms go on.
 
     Challengers (alive arms other than the control) with ``t < -t_drop`` are
-    dropped; of the rest, the ``ceil(keep_fraction * m)`` with the largest t go
-    on (``m``: challengers alive before; ties to the earlier arm, NaN t last).
-    The control always goes on and does not count against the cap: it is
-    what every gain is measured against. Rounding up keeps a lone
-    challenger unless its t drops it.
+    dropped; a NaN t (an arm that never disagrees with the control) is not
+    below it. The control always goes on: it is what every gain is measured
+    against. There is no cap on the survivors: capping at half dropped a
+    noise arm that was behind at 70% of the run and won at the end
+    (``docs/studies/tournament.md``).
 
     Parameters
     ----------
@@ -221,19 +221,12 @@ def halve(t, alive, *, control=0, t_drop=2.0, keep_fraction=1.0):
     alive : list of int
     control : int, default=0
     t_drop : float, default=2.0
-    keep_fraction : float in (0, 1], default=1.0
-        Share of the challengers that may go on. No cap by default: capping at
-        half dropped a noise arm that was behind at 0.7 and won at the end.
 
     Returns
     -------
     survivors, dropped : list of int (sorted)
     """
-    challengers = [a for a in alive if a != control]
-    cap = math.ceil(keep_fraction * len(challengers))
-    eligible = [a for a in challengers if not t[a] < -t_drop]
-    kept = sorted(eligible, key=lambda a: (-_rank(t[a]), a))[:cap]
-    survivors = sorted(set(kept) | ({control} & set(alive)))
+    survivors = sorted(a for a in alive if a == control or not t[a] < -t_drop)
     return survivors, sorted(set(alive) - set(survivors))
 
 
@@ -311,8 +304,6 @@ class Tournament:
         dropped arms that won at the end, at 0.5 none; at 0.2 only arms far
         behind (``t < -4``) stop, which changed no kept arm on 90
         development runs and saves most of the work on large data.
-    keep_fraction : float, default=1.0
-        See :func:`halve`.
     c : float, default=1.5
         See :func:`select_arm`.
     batch_size : int, default=128
@@ -341,19 +332,20 @@ class Tournament:
         fraction or None; the gain is over the control scored at that same
         step, ``refined`` (a refined arm's loss when scored: ``{"w", "l",
         "delta"}``; None for a fixed arm), ``checkpoints`` (fraction, step,
-        alive, dropped), ``c``, ``best``, ``kept``, ``kept_name``, ``moved``,
-        ``steps`` (the optimiser steps each arm trained for when scored at the
-        end), ``steps_per_epoch``, ``hyper_steps`` (taken by the refined arms).
+        alive, the t of each alive arm, dropped), ``c``, ``best``, ``kept``,
+        ``kept_name``, ``moved``, ``steps`` (the optimiser steps each arm
+        trained for when scored at the end), ``steps_per_epoch``,
+        ``hyper_steps`` (taken by the refined arms).
     ensembles_ : list of FoldEnsemble
         Each arm's k fold networks as they were when last scored.
     """
 
     def __init__(self, arms, *, max_epochs=50, max_steps=None, checkpoints=(0.2, 0.5, 0.7),
-                 t_drop=(4.0, 2.0, 2.0), keep_fraction=1.0, c=1.5, batch_size=128,
+                 t_drop=(4.0, 2.0, 2.0), c=1.5, batch_size=128,
                  optimizer=torch.optim.Adam, lr=1e-3, weight_decay=0.0, noise="ball",
                  n_boot=300, objective=None, hypergradient=None, random_state=0, log=None):
         self.arms, self.max_epochs, self.max_steps = list(arms), max_epochs, max_steps
-        self.checkpoints, self.t_drop, self.keep_fraction = checkpoints, t_drop, keep_fraction
+        self.checkpoints, self.t_drop = checkpoints, t_drop
         self.c, self.batch_size, self.optimizer = c, batch_size, optimizer
         self.lr, self.weight_decay, self.noise = lr, weight_decay, noise
         self.n_boot, self.random_state = n_boot, random_state
@@ -465,10 +457,9 @@ class Tournament:
                 step += 1
                 if step in stops:
                     t = score(step)
-                    survivors, dropped = halve(dict(zip(alive, t)), alive, t_drop=stops[step],
-                                               keep_fraction=self.keep_fraction)
+                    survivors, dropped = halve(dict(zip(alive, t)), alive, t_drop=stops[step])
                     log.append({"fraction": step / total, "step": step, "alive": list(alive),
-                                "dropped": dropped})
+                                "t": [float(v) for v in t], "dropped": dropped})
                     say(f"checkpoint at step {step} ({step / total:.0%}): t against "
                         f"{names[0]!r}: " + ", ".join(
                             f"{names[a]} {t[i]:+.2f}" for i, a in enumerate(alive) if a)

@@ -102,13 +102,22 @@ def test_sample_weight_matches_separate_fit(data):
 
 
 def test_survivors_and_dropped_arms_stay_exact_through_halving(data):
-    # 3 challengers, keep ceil(1.5) = 2 at step 4: one leaves the ensemble and
+    # 3 challengers; at step 4 the one with the lowest t leaves the ensemble and
     # the optimiser; the survivors' Adam state must be carried over exactly.
     module0 = _module()
     arms = [Arm("la"), Arm("la_tau2", "la", {"tau": 2.0}), Arm("vs", "vs"), Arm("ldam", "ldam")]
-    tour = _fit(data, arms, module0, max_steps=8, checkpoints=(0.5,), keep_fraction=0.5)
+    # The t of every challenger at step 4 (the same run up to there), then a
+    # threshold between the lowest two.
+    probe = _fit(data, arms, module0, max_steps=8, checkpoints=(0.5,), t_drop=np.inf)
+    (entry,) = probe.report_["checkpoints"]
+    assert entry["alive"] == [0, 1, 2, 3] and entry["dropped"] == []
+    t = np.array(entry["t"])
+    low, second = np.sort(t[1:])[:2]
+    assert low < second
+    tour = _fit(data, arms, module0, max_steps=8, checkpoints=(0.5,),
+                t_drop=-(low + second) / 2)
     (entry,) = tour.report_["checkpoints"]
-    assert entry["step"] == 4 and len(entry["dropped"]) == 1
+    assert entry["step"] == 4 and entry["dropped"] == [1 + int(np.argmin(t[1:]))]
     for a in range(len(arms)):
         steps = 4 if a in entry["dropped"] else 8
         assert tour.report_["arms"][a]["step"] == steps
@@ -148,21 +157,15 @@ def test_noise_arms_share_one_draw(data):
     assert torch.equal(arm_inputs(X, y, [None, None], None), X.repeat(2, 1, 1))
 
 
-def test_halving_keeps_control_respects_threshold_and_cap():
+def test_halving_keeps_control_and_respects_threshold():
     t = np.array([-10.0, 3.0, -2.5, 1.0, 0.5, np.nan, 2.0])
-    # By default no cap: only arm 2 falls (below -2); the control, with a bad t, stays.
+    # Only arm 2 falls (below -2); the control, with a bad t, stays; NaN stays.
     assert halve(t, list(range(7))) == ([0, 1, 3, 4, 5, 6], [2])
-    survivors, dropped = halve(t, list(range(7)), keep_fraction=0.5)
-    # With a cap of half: 6 challengers -> 3 kept, by t, NaN last; the control
-    # is kept and not counted.
-    assert survivors == [0, 1, 3, 6] and dropped == [2, 4, 5]
-    assert halve(t, [0, 2, 3], t_drop=3.0, keep_fraction=0.5) == ([0, 3], [2])  # ceil(1) = 1
+    assert halve(t, [0, 2, 3, 4], t_drop=0.0) == ([0, 3, 4], [2])
+    assert halve(t, list(range(7)), t_drop=-np.inf) == ([0, 5], [1, 2, 3, 4, 6])
     assert halve({0: 0.0, 4: -2.0}, [0, 4]) == ([0, 4], [])  # t = -2 is not below -2
     assert halve({0: 0.0, 4: -2.1}, [0, 4]) == ([0], [4])
     assert halve({0: 0.0}, [0]) == ([0], [])
-    # Ties go to the earlier arm.
-    assert halve(np.array([0.0, 1.0, 1.0, 1.0]), [0, 1, 2, 3], keep_fraction=0.5) == (
-        [0, 1, 2], [3])
 
 
 def test_selection():
@@ -188,16 +191,22 @@ def test_selection():
 def test_report_accounts_for_every_arm(data):
     arms = default_arms()
     assert arms[0] == Arm("la") and len({a.name for a in arms}) == len(arms)
-    tour = _fit(data, arms, max_epochs=3, checkpoints=(0.4, 0.7), keep_fraction=0.5)
+    # At 0.4 the challengers with t < 0 stop, at 0.7 every one left.
+    tour = _fit(data, arms, max_epochs=3, checkpoints=(0.4, 0.7), t_drop=(0.0, -np.inf))
     report = tour.report_
     total = 3 * report["steps_per_epoch"]
     assert report["steps"] == total
     assert [r["name"] for r in report["arms"]] == [a.name for a in arms]
     log = report["checkpoints"]
     assert [e["step"] for e in log] == [round(0.4 * total), round(0.7 * total)]
-    assert len(log[0]["alive"]) == 9 and len(log[1]["alive"]) <= 1 + 4
+    first, second = log
+    assert first["alive"] == list(range(9)) and len(first["t"]) == 9
+    assert first["dropped"] == [a for a, t in zip(first["alive"], first["t"]) if a and t < 0]
+    assert second["alive"] == [a for a in range(9) if a not in first["dropped"]]
+    assert second["dropped"] == [a for a in second["alive"] if a and not np.isnan(
+        second["t"][second["alive"].index(a)])]
     dropped = {a: e for e in log for a in e["dropped"]}
-    assert 0 not in dropped and len(dropped) >= 6  # 8 -> at most 4 -> at most 2
+    assert 0 not in dropped and len(dropped) >= 1
     for a, record in enumerate(report["arms"]):
         assert set(record) >= {"error", "gain", "se", "t", "step", "dropped_at"}
         assert 0 <= record["error"] <= 1
@@ -215,8 +224,8 @@ def test_report_accounts_for_every_arm(data):
 
 def test_same_seed_same_result(data):
     arms = [Arm("la"), Arm("vs", "vs"), Arm("noise0.4", eps=0.4)]
-    first = _fit(data, arms, max_epochs=2, checkpoints=(0.5,), keep_fraction=0.5)
-    second = _fit(data, arms, max_epochs=2, checkpoints=(0.5,), keep_fraction=0.5)
+    first = _fit(data, arms, max_epochs=2, checkpoints=(0.5,), t_drop=0.0)
+    second = _fit(data, arms, max_epochs=2, checkpoints=(0.5,), t_drop=0.0)
     assert first.report_ == second.report_
     X = data[0]
     for a in range(len(arms)):

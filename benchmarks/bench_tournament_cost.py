@@ -11,7 +11,11 @@ On the speed bench's data (``bench_speed.make_data``: ``--n`` x 64 long-tailed
 - ``arms=m``: ``Tournament`` with the first ``m`` of ``default_arms()`` (LA
   first), 3 folds, so ``3 m`` copies trained side by side, with halving off
   (every arm trains to the end: the worst case) and with the default
-  checkpoints (0.2 with t < -4, then 0.5 and 0.7 with t < -2).
+  checkpoints (0.2 with t < -4, then 0.5 and 0.7 with t < -2);
+- with ``--refine SPACE``: the 9 default arms with every parametric challenger
+  refined in that search space (``Arm.refine``; LDAM and the control stay
+  fixed), the hyper-gradient at its defaults (warm-up 40% of the steps, about
+  five hyper-steps a fold epoch), with and without halving.
 
 Each row is the median wall time of ``--repeats`` alternating rounds (the
 first round is a warm-up and not counted), and its ratio to ``plain`` from the
@@ -24,10 +28,12 @@ Examples
 ::
 
     python benchmarks/bench_tournament_cost.py                      # CPU
+    python benchmarks/bench_tournament_cost.py --arms 9 --refine l+delta --out benchmarks/results/refine_cost.md
     python benchmarks/bench_tournament_cost.py --device cuda --out benchmarks/results/tournament_cost_cuda.md
 """
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -52,7 +58,7 @@ def run_once(name, X, y, args):
     import torch
 
     from sklearn_autobalance import MLP, AutoBalanceClassifier
-    from sklearn_autobalance._tournament import Tournament, default_arms
+    from sklearn_autobalance._tournament import REFINABLE_LOSSES, Tournament, default_arms
 
     if name == "plain":
         clf = AutoBalanceClassifier(search=None, init="la", max_epochs=args.epochs,
@@ -62,13 +68,17 @@ def run_once(name, X, y, args):
         clf.fit(X, y)
         sync(args.device)
         return time.perf_counter() - start
-    m, halving = name
+    m, halving, refine = name
+    arms = default_arms()[:m]
+    if refine:
+        arms = [arms[0]] + [dataclasses.replace(a, refine=refine)
+                            if a.loss in REFINABLE_LOSSES else a for a in arms[1:]]
     torch.manual_seed(0)
     module = MLP(X.shape[1], int(y.max()) + 1).to(args.device)
     Xt = torch.as_tensor(X, device=args.device)
     yt = torch.as_tensor(y, device=args.device)
     halving_params = {} if halving else {"checkpoints": (), "t_drop": ()}
-    tournament = Tournament(default_arms()[:m], max_epochs=args.epochs, batch_size=128,
+    tournament = Tournament(arms, max_epochs=args.epochs, batch_size=128,
                             lr=1e-3, random_state=0, **halving_params)
     start = time.perf_counter()
     tournament.fit(module, Xt, yt, _folds(y))
@@ -79,8 +89,9 @@ def run_once(name, X, y, args):
 def label(name):
     if name == "plain":
         return "plain LA fit (`search=None`)"
-    m, halving = name
-    return f"tournament, {m} arm{'s' if m > 1 else ''} ({3 * m} copies), " + (
+    m, halving, refine = name
+    return f"tournament, {m} arm{'s' if m > 1 else ''} ({3 * m} copies)" + (
+        f", challengers refined ({refine})" if refine else "") + ", " + (
         "halving at the default checkpoints" if halving else "no halving")
 
 
@@ -92,6 +103,8 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
+    p.add_argument("--refine", default=None, metavar="SPACE",
+                   help="also time the default arms with refined challengers (e.g. l+delta)")
     p.add_argument("--quick", action="store_true", help="n=4000, 2 epochs, arms 1 3, 2 repeats")
     _common.add_output_arguments(p, "tournament_cost")
     args = p.parse_args(argv)
@@ -106,7 +119,10 @@ def main(argv=None):
     command = _common.command_line()
     print(_common.machine_markdown(info, command))
     X, y = make_data(args.n, 100)
-    rows = ["plain"] + [(m, False) for m in args.arms] + [(m, True) for m in args.arms if m > 2]
+    rows = (["plain"] + [(m, False, None) for m in args.arms]
+            + [(m, True, None) for m in args.arms if m > 2])
+    if args.refine:
+        rows += [(9, False, args.refine), (9, True, args.refine)]
     times = {label(r): [] for r in rows}
     for round_ in range(args.repeats + 1):
         for r in rows:

@@ -390,6 +390,26 @@ ARM_LISTS = {  # candidate default lists (names of recorded arms; LA first)
 }
 
 
+def analyse_refined_twins(paths):
+    """Each refined arm against its fixed twin: held-out error, paired wins, per set."""
+    records = [r for p in paths for r in json.load(open(p))["records"]]
+    twins = [n for n in records[0]["arms"] if n + "+r" in records[0]["arms"]]
+    sets = sorted({r["set"] for r in records}, key=lambda s: (s not in TAIL_SETS, s))
+    print("refined twin - fixed arm, held-out balanced error (points; mean over seeds), "
+          "and refined better / worse over all records")
+    print(f"{'arm':<12}" + "".join(f"{s:>13}" for s in sets) + f"{'all':>8}{'better/worse':>14}")
+    for n in twins:
+        cells, diffs = [], []
+        for s in sets:
+            d = [r["held_out"][r["arms"].index(n + "+r")] - r["held_out"][r["arms"].index(n)]
+                 for r in records if r["set"] == s]
+            diffs += d
+            cells.append(f"{np.mean(d):+.2f}")
+        diffs = np.array(diffs)
+        print(f"{n:<12}" + "".join(f"{c:>13}" for c in cells) + f"{diffs.mean():+8.2f}"
+              f"{f'{(diffs < 0).sum()}/{(diffs > 0).sum()}':>14}")
+
+
 def analyse_arms(paths, c=1.5, lists=None):
     """Today's rule (c SEs, on the end scores) over each candidate arm list."""
     lists = ARM_LISTS if lists is None else lists
@@ -497,6 +517,8 @@ def main():
             return analyse_early(args.analyse)
         if args.arms == "default":
             return analyse(args.analyse)
+        if args.arms == "refined":
+            analyse_refined_twins(args.analyse)
         return analyse_arms(args.analyse, lists=REFINED_LISTS if args.arms == "refined"
                             else ARM_LISTS)
     if args.retrain:

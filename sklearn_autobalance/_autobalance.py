@@ -10,14 +10,14 @@ from ._augmentation import (AUGMENTATIONS, FeatureAugmentation, check_augmentati
 from ._base import (_OPTIMIZERS, BaseNeuralClassifier, _check_float, checked_dict,
                     class_counts)
 from ._clusters import frequency_clusters
-from ._early_stopping import ValidationEarlyStopping
+from ._early_stopping import early_stopping_epochs
 from ._exceptions import NoGainWarning
 from ._heads import HEAD_PARTS
 from ._network_search import check_hypergradient_params, fit_network_search
-from ._output_layer import fit_output_heads
+from ._output_layer import check_head_settings, fit_output_heads
 from ._search import SEARCH_SPACES
 from ._splits import holdout_split, stratified_folds
-from ._tournament import Arm, Tournament, check_arms, default_arms
+from ._tournament import Arm, Tournament, arm_loss, check_arms, default_arms
 from .losses._objectives import CLASS_OBJECTIVES, GROUP_OBJECTIVES, make_objective
 from .losses._parametric import ParametricCrossEntropy
 from .losses._registry import GROUP_LOSSES, LOSSES, PARAMETRIC_LOSSES, make_loss
@@ -237,9 +237,11 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         Why the loss was kept. Tournament: ``kind="tournament"``, ``arms``
         (per arm: ``name``, ``loss``, ``loss_params``, ``eps``, out-of-fold
         ``error``, ``gain`` over the control, paired ``se``, ``t``, the
-        ``step`` it was last scored at and ``dropped_at``, the checkpoint
-        fraction that stopped it), ``checkpoints``, ``c`` (the SEs a move
-        needs), ``best``, ``kept``, ``kept_name``, ``moved``, ``steps``.
+        ``step`` it was last scored at, ``dropped_at``, the checkpoint
+        fraction that stopped it, and ``refined``, the loss a refined arm
+        reached), ``checkpoints`` (each with the alive arms' t), ``c`` (the
+        SEs a move needs), ``best``, ``kept``, ``kept_name``, ``moved``,
+        ``steps``, ``hyper_steps``.
         Hyper-gradient and head searches: ``kind="paired"``, ``moved``,
         ``index``, per candidate ``errors``, ``gain``, ``se``, ``threshold``
         (max-t, false-move rate 0.05), ``passing``, ``within_one_se`` (and
@@ -361,7 +363,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                     f"search={self.search!r}: a searched group objective searches the loss of "
                     "a cross-fitted output layer (a linear model's whole layer), which learns "
                     f"one of {tuple(HEAD_PARTS)}")
-            self._refuse_on_heads()
+            check_head_settings(self)
             return "heads"
         if tournament and groups is not None:
             if isinstance(self.search, (list, tuple)):
@@ -388,17 +390,6 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
                 f"hyper-gradient search (search={self._search!r}) cannot start from it; use "
                 f"one of {PARAMETRIC_LOSSES} or search=None")
         return "network"
-
-    def _refuse_on_heads(self):
-        for bad, what in [(self.init not in PARAMETRIC_LOSSES, f"init={self.init!r}, outside "
-                           f"the parametric family; use one of {PARAMETRIC_LOSSES}"),
-                          (self.augmentation is not None, f"augmentation={self.augmentation!r}"),
-                          (self.early_stopping, "early_stopping=True"),
-                          (not self.refit, "refit=False; the model is the fold networks with "
-                           "their heads, never retrained")]:
-            if bad:
-                raise ValueError("a searched group objective (the cross-fitted output layer) "
-                                 "does not support " + what)
 
     def _split(self, y, groups, rng):
         """Stratified train / held-out split of ``early_stopping``."""
@@ -492,7 +483,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         if eps is not None:
             self.augmentation_params_ = {"eps": eps, "noise": "ball"}
         if not self.refit:
-            loss = _arm_loss(kept.loss, self.class_counts_, kept.loss_params, refined)
+            loss = arm_loss(kept.loss, self.class_counts_, kept.loss_params, refined)
             self.loss_params_ = (loss.effective_params()
                                  if isinstance(loss, ParametricCrossEntropy) else {})
             return self._make_net(loss.to(self._device),
@@ -512,7 +503,7 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
             loss, loss_params = self.init, self.init_params
         if isinstance(eps, str):
             eps = self._kept_eps()
-        criterion = _arm_loss(loss, self.class_counts_, loss_params, refined)
+        criterion = arm_loss(loss, self.class_counts_, loss_params, refined)
         if "sample_weight" in full_X and getattr(criterion, "batch_level", False):
             raise ValueError(
                 f"init={loss!r} (init_params={loss_params!r}) is a batch-level loss (group DRO, "
@@ -521,27 +512,11 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         self.loss_params_ = (criterion.effective_params()
                              if isinstance(criterion, ParametricCrossEntropy) else {})
         epochs = self.max_epochs
-        if self.early_stopping:
-            # Find the epoch count on a held-out split (the loss built from the
-            # training part's counts), then train on all data for that long.
-            train_idx, val_idx = self._split(y, groups, rng)
-            n_groups = None if groups is None else len(self.groups_)
-            counts = class_counts(y[train_idx], None if groups is None else groups[train_idx],
-                                  len(self.classes_), n_groups)
-            metric_key, metric_name = SELECTION_METRICS[self.objective]
-            stopper = ValidationEarlyStopping(
-                self._subset(full_X, full_y, val_idx, keys=("X", "groups")), error,
-                metric_key, self.n_iter_no_change, self.tol, restore_best=False)
-            self._say(f"early stopping: {len(train_idx)} training / {len(val_idx)} held-out "
-                      f"samples, {metric_name} watched")
-            net = self._make_net(_arm_loss(loss, counts, loss_params, refined),
-                                 extra_callbacks=[("early_stopping", stopper)],
-                                 progress=("early-stopping run",
-                                           [(f"valid_{metric_key}", metric_name)]),
-                                 augmentation=self._augmenter(full_X, eps))
-            net.fit(*self._subset(full_X, full_y, train_idx))
-            epochs = self.best_epoch_ = stopper.best_epoch_
-            del net, stopper
+        if self.early_stopping:  # the epoch count, found on a held-out split
+            epochs = self.best_epoch_ = early_stopping_epochs(
+                self, full_X, full_y, y, groups, rng, error, SELECTION_METRICS[self.objective],
+                lambda counts: arm_loss(loss, counts, loss_params, refined),
+                self._augmenter(full_X, eps))
         self._say(f"train: loss {loss!r} on all {len(y)} samples for {epochs} epochs"
                   + ("" if eps is None else f", feature noise "
                      f"({self.augmentation_params_['noise']}) with eps {describe_eps(eps)}"))
@@ -598,12 +573,3 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
         if self.verbose:
             print(f"[AutoBalanceClassifier] {message}")
 
-
-def _arm_loss(name, counts, params, refined=None):
-    """The loss ``name`` from ``counts``; with ``refined``, at the coordinates a refined arm reached."""
-    loss = make_loss(name, counts, params)
-    if refined is not None:
-        with torch.no_grad():
-            for key, value in refined.items():
-                getattr(loss, key).copy_(torch.as_tensor(value))
-    return loss

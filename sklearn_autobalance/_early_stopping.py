@@ -6,6 +6,8 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
+from ._base import class_counts
+
 
 class Patience:
     """Counts epochs without an improvement of at least ``tol`` (lower is better).
@@ -92,3 +94,46 @@ class ValidationEarlyStopping(Callback):
         state = self.__dict__.copy()
         state.update(valid=None, score=None, best_state_=None)
         return state
+
+
+def early_stopping_epochs(est, full_X, full_y, y, groups, rng, error, metric, make_loss,
+                          augmentation):
+    """The epoch count of ``early_stopping``: a run on a stratified training part, watching
+    the held-out part, stopped after ``n_iter_no_change`` epochs without improvement.
+
+    Parameters
+    ----------
+    est : AutoBalanceClassifier
+        The estimator being fitted (its split, settings, ``_make_net``, ``_say``).
+    full_X, full_y : dict of torch.Tensor, torch.Tensor
+        The whole data on the device.
+    y, groups : ndarray
+        Encoded labels and groups (None without).
+    rng : numpy.random.RandomState
+    error : callable
+        The 0-1 metric watched.
+    metric : (str, str)
+        Its history key and readable name.
+    make_loss : callable (counts) -> loss
+        The training loss, built from the training part's counts.
+    augmentation : FeatureAugmentation or None
+
+    Returns
+    -------
+    epochs : int
+    """
+    train_idx, val_idx = est._split(y, groups, rng)
+    n_groups = None if groups is None else len(est.groups_)
+    counts = class_counts(y[train_idx], None if groups is None else groups[train_idx],
+                          len(est.classes_), n_groups)
+    metric_key, metric_name = metric
+    stopper = ValidationEarlyStopping(
+        est._subset(full_X, full_y, val_idx, keys=("X", "groups")), error, metric_key,
+        est.n_iter_no_change, est.tol, restore_best=False)
+    est._say(f"early stopping: {len(train_idx)} training / {len(val_idx)} held-out "
+             f"samples, {metric_name} watched")
+    net = est._make_net(make_loss(counts), extra_callbacks=[("early_stopping", stopper)],
+                        progress=("early-stopping run", [(f"valid_{metric_key}", metric_name)]),
+                        augmentation=augmentation)
+    net.fit(*est._subset(full_X, full_y, train_idx))
+    return stopper.best_epoch_

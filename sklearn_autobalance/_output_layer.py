@@ -22,7 +22,20 @@ from ._heads import (HEAD_PARTS, HEAD_STEPS, SCREEN_STEPS, CrossFittedEnsemble, 
 from . import _selection
 from ._selection import bootstrap_errors, paired_selection
 from .losses._parametric import ParametricCrossEntropy
-from .losses._registry import make_loss
+from .losses._registry import PARAMETRIC_LOSSES, make_loss
+
+
+def check_head_settings(est):
+    """Refuse the estimator settings the output layer does not support, by name."""
+    for bad, what in [(est.init not in PARAMETRIC_LOSSES, f"init={est.init!r}, outside "
+                       f"the parametric family; use one of {PARAMETRIC_LOSSES}"),
+                      (est.augmentation is not None, f"augmentation={est.augmentation!r}"),
+                      (est.early_stopping, "early_stopping=True"),
+                      (not est.refit, "refit=False; the model is the fold networks with "
+                       "their heads, never retrained")]:
+        if bad:
+            raise ValueError("a searched group objective (the cross-fitted output layer) "
+                             "does not support " + what)
 
 
 def fit_output_heads(est, full_X, full_y, y, groups, rng, objective):

@@ -136,6 +136,18 @@ def check_arms(arms, losses, group_losses):
     return out
 
 
+def arm_loss(name, counts, params=None, refined=None):
+    """An arm's loss from ``counts``: ``make_loss(name, counts, params)``, and with
+    ``refined`` (``{"w", "l", "delta"}`` of the tournament's report) the loss a refined
+    arm reached."""
+    loss = make_loss(name, counts, params)
+    if refined is not None:
+        with torch.no_grad():
+            for key, value in refined.items():
+                getattr(loss, key).copy_(torch.as_tensor(value))
+    return loss
+
+
 def arm_inputs(X, y, eps, augmentation, generator=None):
     """The stacked training input of the alive arms: block ``i`` is ``X`` with arm ``i``'s noise.
 

@@ -1,4 +1,4 @@
-"""A tournament of fixed losses ("arms") trained side by side as copies of the fold ensemble.
+"""A tournament of candidate losses ("arms") trained side by side as copies of the fold ensemble.
 
 Every candidate of the epoch-end search is a snapshot of one trajectory that
 shares the control's weights and warm-up, so a loss that differs from LA from
@@ -15,7 +15,9 @@ element-wise, so one optimiser step takes every copy's own step.
 
 Successive halving scores the alive arms at a few fractions of the run and
 drops the weak ones; the last scoring chooses between the control (arm 0) and
-the best survivor (:func:`select_arm`).
+the best survivor (:func:`select_arm`). An arm with ``refine`` moves its loss
+by the implicit hyper-gradient after a warm-up (``_refinement.py``); it is
+scored like the others, at the checkpoints and the end.
 """
 
 import math

@@ -12,6 +12,7 @@
 #    (and to $OUT when set);
 # 3. the loss tournament's cost against the number of arms (1, 3, 5, 9 arms:
 #    3 to 27 fold copies) next to a plain fit: is it nearly flat in the arms?
+#    And the 9 arms with refined challengers (--refine l+delta).
 #    benchmarks/results/gpu_tournament_cost.{md,json}.
 # Needs a CUDA build of torch in the active environment.
 set -euo pipefail
@@ -26,7 +27,7 @@ python benchmarks/bench_speed.py --device cuda --threads 0 \
     --variants fixed autobalance ab_hypergradient arm_grid --no-scaling \
     --out benchmarks/results/gpu_speed.md --json benchmarks/results/gpu_speed.json
 cat benchmarks/results/gpu_speed.md
-python benchmarks/bench_tournament_cost.py --device cuda --threads 0 --repeats 2 \
+python benchmarks/bench_tournament_cost.py --device cuda --threads 0 --repeats 2 --refine l+delta \
     --out benchmarks/results/gpu_tournament_cost.md --json benchmarks/results/gpu_tournament_cost.json
 if [ -n "${OUT:-}" ]; then
     cp benchmarks/results/gpu_speed.md benchmarks/results/gpu_speed.json \

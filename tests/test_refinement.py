@@ -116,3 +116,20 @@ def test_check_arms_names_a_refined_arm():
                       GROUP_LOSSES)
     assert [(a.name, a.refine) for a in arms] == [("la+refine_l+delta", "l+delta"),
                                                  ("vs+refine_l", "l")]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_refined_arms():
+    # Everything of a hyper-step (rows, noise, power iteration) is drawn on the device.
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], [120, 40, 14])
+    X = rng.normal(size=(len(y), 6)) + y[:, None] * 0.6
+    folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
+    arms = [Arm("la"), Arm("vs+r", "vs", refine="l+delta"), Arm("noise+r", eps=0.8, refine="l")]
+    tour = Tournament(arms, batch_size=16, lr=1e-2, max_epochs=4, checkpoints=(), t_drop=2.0,
+                      random_state=3).fit(
+        _module().cuda(), torch.as_tensor(X, dtype=torch.float32).cuda(),
+        torch.as_tensor(y).cuda(), folds)
+    assert tour.report_["hyper_steps"] > 0
+    for arm in tour.report_["arms"][1:]:
+        assert np.all(np.isfinite(np.concatenate([arm["refined"][k] for k in "w l delta".split()])))

@@ -223,10 +223,11 @@ def test_report_accounts_for_every_arm(data):
 
 
 def test_same_seed_same_result(data):
-    arms = [Arm("la"), Arm("vs", "vs"), Arm("noise0.4", eps=0.4)]
+    arms = [Arm("la"), Arm("vs", "vs"), Arm("noise0.4", eps=0.4),
+            Arm("noise0.4+r", eps=0.4, refine="l+delta")]
     first = _fit(data, arms, max_epochs=2, checkpoints=(0.5,), t_drop=0.0)
     second = _fit(data, arms, max_epochs=2, checkpoints=(0.5,), t_drop=0.0)
-    assert first.report_ == second.report_
+    assert first.report_ == second.report_ and first.report_["hyper_steps"] > 0
     X = data[0]
     for a in range(len(arms)):
         assert torch.equal(first.arm_model(a)(X), second.arm_model(a)(X))

@@ -373,6 +373,9 @@ REFINED_LISTS = {  # candidate default lists with refined arms (``--arms refined
     "default 9, each parametric challenger refined": [
         "la", "la_tau1.5+r", "la_tau2+r", "vs+r", "noise0.4+r", "noise0.8+r", "noise1.6+r",
         "balanced+r", "ldam"],
+    "default 9, the loss challengers refined, the noise arms fixed": [
+        "la", "la_tau1.5+r", "la_tau2+r", "vs+r", "noise0.4", "noise0.8", "noise1.6",
+        "balanced+r", "ldam"],
     "default 9 + LA refined (the paper's search as an arm)": DEFAULT_9 + ["la+r"],
     "default 9 + every refined twin": None,
     "LA + LA refined only": ["la", "la+r"],

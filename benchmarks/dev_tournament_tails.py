@@ -152,7 +152,8 @@ def record(name, seed, args):
     try:
         start = time.perf_counter()
         tour = _tournament.Tournament(
-            RECORDED_ARMS[args.arms](), max_epochs=50, batch_size=128, lr=1e-3,
+            RECORDED_ARMS[args.arms](**({"refine": args.refine} if args.arms == "refined"
+                                        else {})), max_epochs=50, batch_size=128, lr=1e-3,
             checkpoints=checkpoints, t_drop=np.inf,
             random_state=seed).fit(module, X, y, folds)
         seconds = time.perf_counter() - start
@@ -512,6 +513,8 @@ def main():
                         help="the arms to record (extended: six loss + noise combinations "
                         "added; refined: a refined twin of each parametric arm added); with "
                         "--analyse, extended or refined compare candidate lists of them")
+    parser.add_argument("--refine", default="l+delta", metavar="SPACE",
+                        help="with --arms refined: the search space of the refined twins")
     parser.add_argument("--retrain", nargs="*", default=None, metavar="JSON",
                         help="records whose moved runs to retrain (writes --record)")
     args = parser.parse_args()

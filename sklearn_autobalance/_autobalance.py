@@ -572,4 +572,3 @@ class AutoBalanceClassifier(BaseNeuralClassifier):
     def _say(self, message):
         if self.verbose:
             print(f"[AutoBalanceClassifier] {message}")
-

@@ -33,14 +33,15 @@ from ._selection import bootstrap_errors
 from ._sparse import chunk_rows, dense
 from ._network_search import check_hypergradient_params
 from ._refinement import ArmRefinement
+from ._search import SEARCH_SPACES
 from .losses._objectives import make_objective
 from .losses._parametric import ParametricCrossEntropy
-from .losses._registry import make_loss
+from .losses._registry import GROUP_LOSSES, PARAMETRIC_LOSSES, make_loss
 
 # Search spaces an arm may refine (the noise strengths stay the arm's), and the
-# losses that are members of the parametric family the refinement moves in.
-REFINE_SPACES = ("tau", "l", "delta", "l+delta", "w+l+delta")
-REFINABLE_LOSSES = ("ce", "balanced", "la", "cdt", "vs")
+# class losses of the parametric family the refinement moves in.
+REFINE_SPACES = tuple(s for s in SEARCH_SPACES if s != "eps")
+REFINABLE_LOSSES = tuple(name for name in PARAMETRIC_LOSSES if name not in GROUP_LOSSES)
 
 
 @dataclass(frozen=True)
